@@ -1,0 +1,251 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/phieu/phieu/store"
+	"github.com/phieu/phieu/store/yamlfile"
+)
+
+// DefaultConfigName is the config file looked for in the working directory.
+const DefaultConfigName = "phieu.yaml"
+
+// Config is the daemon's configuration file (phieu.yaml).
+type Config struct {
+	// Path is the file the config came from, "" for built-in defaults.
+	// Relative paths inside the file are relative to its directory.
+	Path string `yaml:"-"`
+
+	Store    StoreConfig `yaml:"store"`
+	Timezone string      `yaml:"timezone"`
+	SMTP     SMTPConfig  `yaml:"smtp"`
+	IMAP     IMAPConfig  `yaml:"imap"`
+	HTTP     HTTPConfig  `yaml:"http"`
+	Log      LogConfig   `yaml:"log"`
+
+	doc *yamlfile.Doc // positions of the keys, for Validate
+}
+
+// StoreConfig locates the database.
+type StoreConfig struct {
+	Path string `yaml:"path"`
+}
+
+// ServerConfig is what SMTP and IMAP connections share.
+type ServerConfig struct {
+	Host         string `yaml:"host"`
+	Port         int    `yaml:"port"`
+	TLS          string `yaml:"tls"` // starttls, tls or none (loopback only)
+	CAFile       string `yaml:"ca_file"`
+	ServerName   string `yaml:"server_name"`
+	Username     string `yaml:"username"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// SMTPConfig is the official mail server phieu sends through.
+type SMTPConfig struct {
+	ServerConfig `yaml:",inline"`
+	Auth         string `yaml:"auth"` // plain, login, cram-md5, or "" to pick from what the server offers
+	HeloName     string `yaml:"helo_name"`
+	Connections  int    `yaml:"connections"`
+	PerMinute    int    `yaml:"per_minute"`
+	PerHour      int    `yaml:"per_hour"`
+}
+
+// IMAPConfig is the survey mailbox phieu reads.
+type IMAPConfig struct {
+	ServerConfig `yaml:",inline"`
+	Mailbox      string `yaml:"mailbox"`
+}
+
+// HTTPConfig is where the health and web pages listen.
+type HTTPConfig struct {
+	Listen string `yaml:"listen"`
+}
+
+// LogConfig sets the structured log.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// DefaultConfig is what phieu uses with no config file: everything on this
+// machine, nothing that could reach another.
+func DefaultConfig() Config {
+	return Config{
+		Store:    StoreConfig{Path: "phieu.db"},
+		Timezone: store.DefaultLocation,
+		SMTP: SMTPConfig{
+			ServerConfig: ServerConfig{Host: "127.0.0.1", Port: 2525, TLS: "none"},
+			Connections:  2,
+			PerMinute:    60,
+			PerHour:      1000,
+		},
+		IMAP: IMAPConfig{
+			ServerConfig: ServerConfig{Host: "127.0.0.1", Port: 1143, TLS: "none"},
+			Mailbox:      "INBOX",
+		},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8470"},
+		Log:  LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// FindConfigPath returns the config file to read: the flag's value, else
+// $PHIEU_CONFIG, else phieu.yaml in the working directory. explicit is false
+// only in the last case, where a missing file means the built-in defaults.
+func FindConfigPath(flagValue string) (path string, explicit bool) {
+	if flagValue != "" {
+		return flagValue, true
+	}
+	if env := os.Getenv("PHIEU_CONFIG"); env != "" {
+		return env, true
+	}
+	return DefaultConfigName, false
+}
+
+// ReadConfigFile reads the file at path over the defaults. Unknown keys,
+// wrong types and syntax errors are reported as FILE:LINE:COL: message.
+func ReadConfigFile(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	cfg := DefaultConfig()
+	doc, err := yamlfile.Parse(path, data, &cfg)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Path = path
+	cfg.doc = doc
+	return cfg, nil
+}
+
+// Resolve returns p relative to the config file's directory.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.Path == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.Path), p)
+}
+
+// Validate reports every problem, positioned at its key when the config came
+// from a file. Secrets are checked for presence, never printed.
+func (c *Config) Validate() error {
+	doc := c.doc
+	if doc == nil {
+		doc = &yamlfile.Doc{Path: "built-in defaults"}
+	}
+	if strings.TrimSpace(c.Store.Path) == "" {
+		doc.Errorf("store.path", "store.path: is required")
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
+		doc.Errorf("timezone", "timezone: %q is not a known time zone (write Asia/Ho_Chi_Minh)", c.Timezone)
+	}
+	c.validateServer(doc, "smtp", c.SMTP.ServerConfig)
+	c.validateServer(doc, "imap", c.IMAP.ServerConfig)
+	switch strings.ToLower(c.SMTP.Auth) {
+	case "", "plain", "login", "cram-md5":
+	default:
+		doc.Errorf("smtp.auth", "smtp.auth: %q is not plain, login or cram-md5", c.SMTP.Auth)
+	}
+	if c.SMTP.Connections < 1 || c.SMTP.Connections > 50 {
+		doc.Errorf("smtp.connections", "smtp.connections: %d is not between 1 and 50", c.SMTP.Connections)
+	}
+	if c.SMTP.PerMinute < 0 || c.SMTP.PerHour < 0 {
+		doc.Errorf("smtp.per_minute", "smtp.per_minute and smtp.per_hour cannot be negative")
+	}
+	if strings.TrimSpace(c.IMAP.Mailbox) == "" {
+		doc.Errorf("imap.mailbox", "imap.mailbox: is required (usually INBOX)")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		doc.Errorf("http.listen", "http.listen: %q is not host:port", c.HTTP.Listen)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		doc.Errorf("log.level", "log.level: %q is not debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		doc.Errorf("log.format", "log.format: %q is not text or json", c.Log.Format)
+	}
+	return doc.Err()
+}
+
+func (c *Config) validateServer(doc *yamlfile.Doc, key string, s ServerConfig) {
+	if strings.TrimSpace(s.Host) == "" {
+		doc.Errorf(key+".host", "%s.host: is required", key)
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		doc.Errorf(key+".port", "%s.port: %d is not a port (1–65535)", key, s.Port)
+	}
+	switch s.TLS {
+	case "starttls", "tls":
+	case "none":
+		if !isLoopback(s.Host) {
+			doc.Errorf(key+".tls", "%s.tls: none is allowed only for a server on this machine (127.0.0.1, ::1, localhost), not %s: use starttls or tls", key, s.Host)
+		}
+	default:
+		doc.Errorf(key+".tls", "%s.tls: %q is not starttls, tls or none", key, s.TLS)
+	}
+	if s.CAFile != "" {
+		if _, err := os.Stat(c.Resolve(s.CAFile)); err != nil {
+			doc.Errorf(key+".ca_file", "%s.ca_file: cannot read %s: %v", key, c.Resolve(s.CAFile), errors.Unwrap(err))
+		}
+	}
+	if s.PasswordEnv != "" && s.PasswordFile != "" {
+		doc.Errorf(key+".password_env", "%s: give password_env or password_file, not both", key)
+	}
+	if s.PasswordEnv != "" && os.Getenv(s.PasswordEnv) == "" {
+		doc.Errorf(key+".password_env", "%s.password_env: the variable %s is not set", key, s.PasswordEnv)
+	}
+	if s.PasswordFile != "" {
+		if _, err := os.ReadFile(c.Resolve(s.PasswordFile)); err != nil {
+			doc.Errorf(key+".password_file", "%s.password_file: cannot read %s: %v", key, c.Resolve(s.PasswordFile), errors.Unwrap(err))
+		}
+	}
+	if (s.PasswordEnv != "" || s.PasswordFile != "") && s.Username == "" {
+		doc.Errorf(key+".username", "%s.username: is required when a password is given", key)
+	}
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// password returns a server's password from its variable or file, "" if
+// none is configured. The value is never logged.
+func (c *Config) password(s ServerConfig) (string, error) {
+	switch {
+	case s.PasswordEnv != "":
+		v := os.Getenv(s.PasswordEnv)
+		if v == "" {
+			return "", fmt.Errorf("config: password variable %s is not set", s.PasswordEnv)
+		}
+		return v, nil
+	case s.PasswordFile != "":
+		data, err := os.ReadFile(c.Resolve(s.PasswordFile))
+		if err != nil {
+			return "", fmt.Errorf("config: password file: %w", err)
+		}
+		return strings.TrimRight(string(data), "\r\n"), nil
+	}
+	return "", nil
+}
+
+// SMTPPassword returns the SMTP password.
+func (c *Config) SMTPPassword() (string, error) { return c.password(c.SMTP.ServerConfig) }
+
+// IMAPPassword returns the IMAP password.
+func (c *Config) IMAPPassword() (string, error) { return c.password(c.IMAP.ServerConfig) }

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// formatFlag is --format table|csv|json.
+type formatFlag string
+
+func (f *formatFlag) String() string { return string(*f) }
+
+func (f *formatFlag) Set(v string) error {
+	switch v {
+	case "table", "csv", "json":
+		*f = formatFlag(v)
+		return nil
+	}
+	return fmt.Errorf("%q is not table, csv or json", v)
+}
+
+// table is a listing printed as an aligned table, CSV (UTF-8 with a BOM so
+// Excel shows Vietnamese correctly) or JSON (one object per row, keyed by
+// the JSON names).
+type table struct {
+	header   []string // shown in table and CSV
+	jsonKeys []string // keys of JSON objects, same order as header
+	rows     [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) write(w io.Writer, format formatFlag) error {
+	switch format {
+	case "csv":
+		if _, err := io.WriteString(w, "\ufeff"); err != nil {
+			return err
+		}
+		cw := csv.NewWriter(w)
+		_ = cw.Write(t.header)
+		_ = cw.WriteAll(t.rows)
+		return cw.Error()
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for _, r := range t.rows {
+			obj := make(orderedObject, len(r))
+			for i, cell := range r {
+				obj[i] = [2]string{t.jsonKeys[i], cell}
+			}
+			if err := enc.Encode(obj); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(t.header, "\t"))
+		for _, r := range t.rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		}
+		return tw.Flush()
+	}
+}
+
+// orderedObject marshals as a JSON object keeping key order.
+type orderedObject [][2]string
+
+func (o orderedObject) MarshalJSON() ([]byte, error) {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, kv := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(kv[0])
+		v, _ := json.Marshal(kv[1])
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return []byte(b.String()), nil
+}
