@@ -23,6 +23,12 @@ func CheckMailbox(s string) string {
 	if len(s) > 254 {
 		return "is longer than 254 characters"
 	}
+	if strings.ContainsAny(s, "<>") {
+		return "should be the address alone, without a name or < >"
+	}
+	if strings.ContainsAny(s, " \t") {
+		return "contains a space"
+	}
 	at := strings.LastIndexByte(s, '@')
 	if at < 0 {
 		return "is not an email address (no @)"

@@ -156,7 +156,7 @@ func (c *CampaignShowCommand) Run(ctx context.Context) error {
 	tw.Flush()
 
 	fmt.Fprintf(w, "\nTheo nhóm:\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Nhóm\tTổng\tĐã trả lời\tChưa trả lời\tĐịa chỉ lỗi\t\n")
 	for _, g := range stats.ByGroup {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t\n", g.Group, g.Counts.Total(), answered(g.Counts), pending(g.Counts), g.Counts[store.StatusAddressFailed])

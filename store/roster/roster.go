@@ -1,0 +1,375 @@
+// Package roster reads the rosters provincial offices keep — units with their
+// heads, respondents — from CSV and XLSX files, recognizes the column headers
+// they write (Vietnamese or English, any case, with or without diacritics),
+// and imports them through the store, reporting every problem together as
+// FILE:ROW:COLUMN: message with the column named as the file names it.
+package roster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/phieu/phieu/store"
+)
+
+// Kind is what a roster file lists.
+type Kind string
+
+const (
+	Units       Kind = "units"
+	Respondents Kind = "respondents"
+)
+
+// Options say how to read a file.
+type Options struct {
+	// Encoding of a CSV file: "" detects UTF-8 (with or without BOM) or
+	// falls back to windows-1258; "utf-8" or "windows-1258" forces one.
+	Encoding string
+	// Sheet of an XLSX file; "" is the first sheet.
+	Sheet string
+	// Map reads the column with this header (as written, matched without
+	// case or diacritics) as this field, overriding recognition.
+	Map map[string]string
+}
+
+// Problem is one thing wrong with a roster file. Row is the row number a
+// person sees in Excel or a text editor (0: the whole file); Column is the
+// header as the file writes it ("" for a whole row).
+type Problem struct {
+	File    string
+	Row     int
+	Column  string
+	Message string
+
+	col int // column index, for sorting
+}
+
+func (p Problem) String() string {
+	switch {
+	case p.Row == 0:
+		return fmt.Sprintf("%s: %s", p.File, p.Message)
+	case p.Column == "":
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Row, p.Message)
+	}
+	return fmt.Sprintf("%s:%d:%s: %s", p.File, p.Row, p.Column, p.Message)
+}
+
+// Errors is every problem found in a file. Nothing was written.
+type Errors struct {
+	Problems []Problem
+}
+
+func (e *Errors) Error() string { return strings.Join(e.Lines(), "\n") }
+
+// Lines returns one line per problem, by row then column.
+func (e *Errors) Lines() []string {
+	sort.SliceStable(e.Problems, func(i, j int) bool {
+		a, b := e.Problems[i], e.Problems[j]
+		if a.Row != b.Row {
+			return a.Row < b.Row
+		}
+		return a.col < b.col
+	})
+	out := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		out[i] = p.String()
+	}
+	return out
+}
+
+func (e *Errors) add(row, col int, column, format string, args ...any) {
+	e.Problems = append(e.Problems, Problem{Row: row, Column: column, Message: fmt.Sprintf(format, args...), col: col})
+}
+
+func (e *Errors) err(file string) error {
+	if len(e.Problems) == 0 {
+		return nil
+	}
+	for i := range e.Problems {
+		e.Problems[i].File = file
+	}
+	return e
+}
+
+// Column is one recognized column of a roster.
+type Column struct {
+	Index int    // 0-based
+	Name  string // the header as written
+	Field string // what it is read as
+}
+
+// label names the column in messages: its header, and its letter in a
+// spreadsheet, where people navigate by letter.
+func (t *Table) label(c Column) string {
+	if t.letters {
+		return c.Name + " (" + columnLetter(c.Index) + ")"
+	}
+	return c.Name
+}
+
+// Table is a roster file with its header found and its columns recognized.
+type Table struct {
+	File      string
+	Kind      Kind
+	HeaderRow int
+	Columns   []Column // recognized columns only
+	Ignored   []string // headers not recognized, not read
+	records   []record // data rows, blank rows left out
+	letters   bool
+	sheet     *sheet
+}
+
+// column returns the recognized column for field, if any.
+func (t *Table) column(field string) (Column, bool) {
+	for _, c := range t.Columns {
+		if c.Field == field {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// headerScan is how many rows may stand above the header: offices put the
+// province's name, the list's title and a date there.
+const headerScan = 15
+
+// ReadTable reads a roster file and recognizes its header. Problems with
+// the file as a whole (no header, missing or doubled columns, merged header
+// cells) come back as *Errors.
+func ReadTable(path string, kind Kind, opts Options) (*Table, error) {
+	for _, field := range opts.Map {
+		if !validMapField(kind, field) {
+			return nil, &Errors{Problems: []Problem{{File: path, Message: fmt.Sprintf("--map: %q is not a field of a %s file; use one of: %s", field, kind, strings.Join(mapFields[kind], ", "))}}}
+		}
+	}
+	s, err := readFile(path, opts)
+	if err != nil {
+		var le *lineError
+		if errors.As(err, &le) {
+			return nil, &Errors{Problems: []Problem{{File: path, Row: le.line, Message: le.msg}}}
+		}
+		return nil, &Errors{Problems: []Problem{{File: path, Message: err.Error()}}}
+	}
+	t := &Table{File: path, Kind: kind, letters: s.letters, sheet: s}
+	var errs Errors
+	header := -1
+	for i, rec := range s.records {
+		if i >= headerScan {
+			break
+		}
+		n := 0
+		for _, cell := range rec.cells {
+			if f := fieldFor(kind, cell, opts.Map); f != "" && f != fieldIgnore {
+				n++
+			}
+		}
+		if n >= 2 {
+			header = i
+			break
+		}
+	}
+	if header < 0 {
+		if len(s.records) == 0 {
+			errs.add(0, 0, "", "the file is empty")
+		} else {
+			errs.add(0, 0, "", "no header row found in the first %d rows: expected columns such as %s", headerScan, expectedHeaders(kind))
+		}
+		return nil, errs.err(path)
+	}
+	hrec := s.records[header]
+	t.HeaderRow = hrec.line
+	for _, m := range s.merges {
+		r1, r2, c1, c2 := m.rows()
+		if r1 <= hrec.line && hrec.line <= r2 && (c1 != c2 || r1 != r2) {
+			errs.add(hrec.line, c1-1, "", "merged header cells %s:%s: unmerge them so that each column has its own header", m.start, m.end)
+		}
+	}
+	seen := map[string]Column{}
+	for i, cell := range hrec.cells {
+		name := strings.TrimSpace(cell)
+		if name == "" {
+			continue
+		}
+		field := fieldFor(kind, name, opts.Map)
+		switch {
+		case field == "":
+			t.Ignored = append(t.Ignored, name)
+			continue
+		case field == fieldIgnore:
+			continue
+		}
+		c := Column{Index: i, Name: name, Field: field}
+		if prev, dup := seen[field]; dup {
+			errs.add(hrec.line, i, t.label(c), "this column and column %s are both read as %s: remove one or name one with --map", t.label(prev), field)
+			continue
+		}
+		seen[field] = c
+		t.Columns = append(t.Columns, c)
+	}
+	t.checkRequired(&errs, hrec.line)
+	for _, rec := range s.records[header+1:] {
+		if !blank(rec.cells) {
+			t.records = append(t.records, rec)
+		}
+	}
+	if len(errs.Problems) == 0 && len(t.records) == 0 {
+		errs.add(0, 0, "", "the header is on row %d but no row below it has data", hrec.line)
+	}
+	return t, errs.err(path)
+}
+
+func (t *Table) checkRequired(errs *Errors, line int) {
+	var missing []string
+	has := func(f string) bool { _, ok := t.column(f); return ok }
+	switch t.Kind {
+	case Units:
+		for _, f := range []string{store.FieldUnitCode, store.FieldUnitName} {
+			if !has(f) {
+				missing = append(missing, describe(Units, f))
+			}
+		}
+	case Respondents:
+		if !has(store.FieldFullName) && !(has(fieldFamilyPart) && has(fieldGivenPart)) {
+			missing = append(missing, describe(Respondents, store.FieldFullName))
+		}
+		if has(store.FieldFullName) && (has(fieldFamilyPart) || has(fieldGivenPart)) {
+			errs.add(line, 0, "", "the name is given both whole (Họ và tên) and in parts (Họ và tên đệm, Tên): keep one")
+		}
+		if !has(store.FieldUnit) && !has(fieldUnitName) {
+			missing = append(missing, describe(Respondents, store.FieldUnit))
+		}
+		for _, f := range []string{store.FieldGroup, store.FieldMailbox} {
+			if !has(f) {
+				missing = append(missing, describe(Respondents, f))
+			}
+		}
+	}
+	if len(missing) > 0 {
+		var found []string
+		for _, c := range t.Columns {
+			found = append(found, c.Name)
+		}
+		found = append(found, t.Ignored...)
+		errs.add(line, 0, "", "missing column(s): %s (the header row has: %s)", strings.Join(missing, "; "), strings.Join(found, ", "))
+	}
+}
+
+// describe names a field by the header offices most often write for it.
+func describe(kind Kind, field string) string {
+	headers := map[string]string{
+		store.FieldUnitCode: "Mã đơn vị", store.FieldUnitName: "Tên đơn vị",
+		store.FieldFullName: "Họ và tên", store.FieldUnit: "Mã đơn vị or Đơn vị",
+		store.FieldGroup: "Nhóm đối tượng", store.FieldMailbox: "Email",
+	}
+	return headers[field]
+}
+
+func expectedHeaders(kind Kind) string {
+	if kind == Units {
+		return "Mã đơn vị, Tên đơn vị, Đơn vị cấp trên, Thủ trưởng đơn vị, Email thủ trưởng"
+	}
+	return "Họ và tên, Chức vụ, Mã đơn vị, Nhóm đối tượng, Email"
+}
+
+func blank(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// ImportUnits reads a units file and imports it. On any problem — in the
+// file or found by the store — it returns *Errors listing all of them and
+// nothing is written.
+func ImportUnits(ctx context.Context, svc store.UnitService, path string, opts Options, iopts store.ImportOptions) (*store.ImportSummary, error) {
+	t, err := ReadTable(path, Units, opts)
+	if err != nil {
+		return nil, err
+	}
+	rows, errs := t.units()
+	return importRows(t, errs, func(o store.ImportOptions) (*store.ImportSummary, error) {
+		return svc.ImportUnits(ctx, rows.values, o)
+	}, rows.lines, iopts)
+}
+
+// ImportRespondents reads a respondents file and imports it. On any problem
+// it returns *Errors listing all of them and nothing is written.
+func ImportRespondents(ctx context.Context, svc store.RespondentService, path string, opts Options, iopts store.ImportOptions) (*store.ImportSummary, error) {
+	t, err := ReadTable(path, Respondents, opts)
+	if err != nil {
+		return nil, err
+	}
+	rows, errs := t.respondents()
+	return importRows(t, errs, func(o store.ImportOptions) (*store.ImportSummary, error) {
+		return svc.ImportRespondents(ctx, rows.values, o)
+	}, rows.lines, iopts)
+}
+
+// importRows hands the converted rows to the store. If converting found
+// problems the store still validates, in a dry run, so that the person sees
+// every problem at once; then nothing is written.
+func importRows(t *Table, errs *Errors, call func(store.ImportOptions) (*store.ImportSummary, error), lines []int, iopts store.ImportOptions) (*store.ImportSummary, error) {
+	if len(errs.Problems) > 0 {
+		iopts.DryRun = true
+	}
+	sum, err := call(iopts)
+	var ie *store.ImportError
+	switch {
+	case errors.As(err, &ie):
+		t.addStoreIssues(errs, ie, lines)
+	case err != nil:
+		return nil, err
+	}
+	if err := errs.err(t.File); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+// addStoreIssues positions the store's problems: the row index becomes the
+// row number, the field the column that holds it.
+func (t *Table) addStoreIssues(errs *Errors, ie *store.ImportError, lines []int) {
+	for _, is := range ie.Issues {
+		row := 0
+		if is.Index >= 0 && is.Index < len(lines) {
+			row = lines[is.Index]
+		}
+		msg := is.Message
+		if is.Other >= 0 && is.Other < len(lines) {
+			msg += fmt.Sprintf(" (row %d)", lines[is.Other])
+		}
+		c, ok := t.fieldColumn(is.Field)
+		if !ok {
+			if is.Field != "" {
+				msg = is.Field + ": " + msg
+			}
+			errs.add(row, 1<<30, "", "%s", msg)
+			continue
+		}
+		errs.add(row, c.Index, t.label(c), "%s", msg)
+	}
+}
+
+// fieldColumn finds the column a store field was read from.
+func (t *Table) fieldColumn(field string) (Column, bool) {
+	candidates := []string{field}
+	switch field {
+	case store.FieldFullName:
+		candidates = append(candidates, fieldFamilyPart, fieldGivenPart)
+	case store.FieldUnit:
+		candidates = append(candidates, fieldUnitName)
+	case store.FieldSalutation:
+		candidates = append(candidates, fieldGender)
+	}
+	for _, f := range candidates {
+		if c, ok := t.column(f); ok {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
