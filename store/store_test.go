@@ -241,3 +241,20 @@ func TestCalendar(t *testing.T) {
 		}
 	}
 }
+
+func TestCleanText(t *testing.T) {
+	for in, want := range map[string]string{
+		"Nguyễn Văn An":           "Nguyễn Văn An",
+		"  Nguyễn  Văn\tAn ":      "Nguyễn Văn An",
+		"Sở\u00a0Tư pháp":         "Sở Tư pháp",
+		"\ufeffMã đơn vị":         "Mã đơn vị",
+		"":                        "",
+		" ":                       "",
+		"Giám đốc\u200b":          "Giám đốc",
+		"Phó Giám đốc, phụ trách": "Phó Giám đốc, phụ trách",
+	} {
+		if got := store.CleanText(in); got != want {
+			t.Errorf("CleanText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

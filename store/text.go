@@ -34,9 +34,25 @@ func quoteRune(r rune) string {
 // CleanText trims s and folds runs of white space (including non-breaking
 // spaces that spreadsheets love) into single spaces.
 func CleanText(s string) string {
+	if isClean(s) {
+		return s // the common case: no allocation
+	}
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 		return unicode.IsSpace(r) || r == '\u00a0' || r == '\u200b' || r == '\ufeff'
 	}), " ")
+}
+
+// isClean reports whether CleanText would return s unchanged.
+func isClean(s string) bool {
+	prevSpace := true // a leading space is not clean
+	for _, r := range s {
+		space := r == ' '
+		if (space && prevSpace) || (!space && (unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff')) {
+			return false
+		}
+		prevSpace = space
+	}
+	return !prevSpace || s == ""
 }
 
 // SplitName splits a Vietnamese full name into họ (family name), tên đệm

@@ -326,7 +326,9 @@ func writeFixtures(t *testing.T) {
 	xlsx(filepath.Join(dir, "bad", "respondents-formula.xlsx"), [][]any{
 		{"Họ và tên", "Chức vụ", "Mã đơn vị", "Nhóm đối tượng", "Email"},
 		{"Nguyễn Văn An", "Phó Giám đốc", "STP", "LDS", nil},
-	}, func(f *excelize.File) { _ = f.SetCellFormula("Sheet1", "E2", `LOWER(SUBSTITUTE(A2," ",""))&"@binhson.gov.test"`) })
+	}, func(f *excelize.File) {
+		_ = f.SetCellFormula("Sheet1", "E2", `LOWER(SUBSTITUTE(A2," ",""))&"@binhson.gov.test"`)
+	})
 	xlsx(filepath.Join(dir, "bad", "respondents-bad-sheet.xlsx"), [][]any{{"Họ và tên", "Email"}}, nil)
 
 	cp1258 := "Họ và tên,Giới tính,Chức vụ,Mã đơn vị,Nhóm đối tượng,Email\r\n" +
