@@ -258,3 +258,18 @@ func TestCleanText(t *testing.T) {
 		}
 	}
 }
+
+func FuzzCheckMailbox(f *testing.F) {
+	for _, s := range []string{"snv@binhson.gov.test", "a@sở.test", "\"x\"@y.test", "a@@b", "a\r\n@b.test"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if store.CheckMailbox(s) != "" {
+			return
+		}
+		// Whatever is accepted must be safe in a header and have one @.
+		if strings.ContainsAny(s, "\r\n\x00<> ,;") || strings.Count(s, "@") != 1 {
+			t.Fatalf("accepted %q", s)
+		}
+	})
+}

@@ -49,7 +49,7 @@ func (c *ImportCommand) flags(fs *flag.FlagSet) {
 	c.config.register(fs)
 	fs.StringVar(&c.opts.Encoding, "encoding", "", "CSV encoding: utf-8 or windows-1258 (default: detect)")
 	fs.StringVar(&c.opts.Sheet, "sheet", "", "XLSX sheet name (default: the first sheet)")
-	fs.Var(&c.maps, "map", "`column=field`: read this column as this field (repeatable), e.g. --map 'Hộp thư=mailbox'")
+	fs.Var(&c.maps, "map", "read the column with this header as this field: `header=field` (repeatable), e.g. --map 'Hộp thư=mailbox'")
 	fs.BoolVar(&c.iopts.DryRun, "dry-run", false, "validate and print what would change, write nothing")
 	if c.kind == roster.Respondents {
 		fs.BoolVar(&c.iopts.Prune, "prune", false, "deactivate or remove stored respondents missing from the file")

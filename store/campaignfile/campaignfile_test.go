@@ -136,3 +136,23 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(minimal))
+	f.Add([]byte("code: [\n"))
+	f.Add([]byte("deadline: \"03/03/2023 25:61\"\nreminders: {rounds: [\"D-\"]}\n"))
+	f.Add([]byte("questionnaire: {questions: [{code: C1, type: choice, choices: {A: 1}}]}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := campaignfile.Parse("f.yaml", data)
+		if err != nil {
+			var errs *yamlfile.Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("unpositioned error %T: %v", err, err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Parse accepted a campaign that does not validate: %v", err)
+		}
+	})
+}

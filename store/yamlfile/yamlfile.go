@@ -99,10 +99,22 @@ func Parse(path string, data []byte, v any) (*Doc, error) {
 	if len(strings.TrimSpace(string(data))) == 0 {
 		return nil, &Errors{Problems: []Problem{{File: path, Message: "file is empty"}}}
 	}
-	if err := yaml.UnmarshalWithOptions(data, v, yaml.DisallowUnknownField()); err != nil {
+	if err := decode(data, v); err != nil {
 		return nil, d.fromLibrary(err)
 	}
 	return d, nil
+}
+
+// decode runs the YAML decoder, turning a panic inside it into an error:
+// fuzzing found inputs (odd tags before a sequence) that crash the library,
+// and a bad file must never bring the daemon down.
+func decode(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML cannot be read (check tags like !x and indentation): %v", r)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, v, yaml.DisallowUnknownField())
 }
 
 // fromLibrary turns the YAML library's error into a positioned problem,

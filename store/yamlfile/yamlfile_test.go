@@ -68,3 +68,16 @@ func TestPosAndErrorf(t *testing.T) {
 		t.Errorf("Err() = %q, want %q", got, want)
 	}
 }
+
+// TestLibraryPanicIsAnError keeps the input fuzzing found that crashes the
+// YAML library: it must come back as a problem, not a panic.
+func TestLibraryPanicIsAnError(t *testing.T) {
+	in := "groups: !000000000000000000\n0000000000000000000000000000000000000000000000000000000000000\n    -0000\n"
+	var v struct {
+		Groups []string `yaml:"groups"`
+	}
+	_, err := yamlfile.Parse("f.yaml", []byte(in), &v)
+	if err == nil || !strings.HasPrefix(err.Error(), "f.yaml") {
+		t.Fatalf("Parse = %v, want a positioned problem", err)
+	}
+}
