@@ -92,8 +92,8 @@ func (c *ImportCommand) Run(ctx context.Context) error {
 	}
 	verb := "imported"
 	if c.iopts.DryRun {
-		verb = "dry run, nothing written; would have"
+		verb = "dry run, nothing written"
 	}
-	fmt.Fprintf(c.m.Stdout, "%s: %s %s: %s\n", c.file, verb, c.kind, sum)
+	fmt.Fprintf(c.m.Stdout, "%s: %s %s: %s\n", c.file, c.kind, verb, sum)
 	return nil
 }

@@ -79,7 +79,7 @@ func Generate(seed uint64, units, respondents int) *Province {
 				div.Head.Title = headTitle(divisions[(n+d)%len(divisions)])
 				div.leaderGroup, div.staffGroup = "LDP", "LDP"
 				div.leaderTitles = []string{div.Head.Title}
-				div.staffTitles = []string{"Phó " + strings.ToLower(div.Head.Title[:1]) + div.Head.Title[1:]}
+				div.staffTitles = []string{"Phó " + div.Head.Title}
 				remaining--
 			}
 			continue
