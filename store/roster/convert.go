@@ -39,7 +39,7 @@ func (r cellReader) get(field string) string {
 	// cleaning could fold them away: a CR/LF in a name is how mail header
 	// injection starts, and it must be refused, not tidied.
 	if msg := store.CheckText(strings.Trim(v, " \t")); msg != "" {
-		r.errs.add(r.rec.line, c.Index, r.t.label(c), "%s", msg)
+		addProblem(r.errs, r.rec.line, c.Index, r.t.label(c), "%s", msg)
 		v = strings.Map(func(r rune) rune {
 			if unicode.IsControl(r) {
 				return ' '
@@ -55,7 +55,7 @@ func (r cellReader) checkFormula(c Column) string {
 		return ""
 	}
 	if fm, ok := r.t.sheet.emptyFormulas[[2]int{r.rec.line, c.Index}]; ok {
-		r.errs.add(r.rec.line, c.Index, r.t.label(c), "the formula =%s has no saved value: open the file in Excel and save it, or paste the column as values", fm)
+		addProblem(r.errs, r.rec.line, c.Index, r.t.label(c), "the formula =%s has no saved value: open the file in Excel and save it, or paste the column as values", fm)
 	}
 	return ""
 }
@@ -74,7 +74,7 @@ func (r cellReader) date(field string) store.Date {
 	}
 	d, err := store.ParseDate(v)
 	if err != nil {
-		r.errs.add(r.rec.line, c.Index, r.t.label(c), "%v", err)
+		addProblem(r.errs, r.rec.line, c.Index, r.t.label(c), "%v", err)
 	}
 	return d
 }
@@ -84,7 +84,7 @@ func (r cellReader) date(field string) store.Date {
 func (r cellReader) checkWidth(headerWidth int) {
 	for i := headerWidth; i < len(r.rec.cells); i++ {
 		if strings.TrimSpace(r.rec.cells[i]) != "" {
-			r.errs.add(r.rec.line, i, "", "has %d cells but the header has %d columns: a comma inside a cell must be quoted (\"Sở Văn hóa, Thể thao\")", len(r.rec.cells), headerWidth)
+			addProblem(r.errs, r.rec.line, -1, "", "has %d cells but the header has %d columns: a comma inside a cell must be quoted (\"Sở Văn hóa, Thể thao\")", len(r.rec.cells), headerWidth)
 			return
 		}
 	}
@@ -175,7 +175,7 @@ func (r cellReader) salutation() store.Salutation {
 			if field == store.FieldSalutation {
 				want = "Ông, Bà or Đồng chí"
 			}
-			r.errs.add(r.rec.line, c.Index, r.t.label(c), "%q is not %s", v, want)
+			addProblem(r.errs, r.rec.line, c.Index, r.t.label(c), "%q is not %s", v, want)
 		}
 		return s
 	}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/phieu/phieu/store"
@@ -35,63 +34,23 @@ type Options struct {
 	Map map[string]string
 }
 
-// Problem is one thing wrong with a roster file. Row is the row number a
-// person sees in Excel or a text editor (0: the whole file); Column is the
-// header as the file writes it ("" for a whole row).
-type Problem struct {
-	File    string
-	Row     int
-	Column  string
-	Message string
+// Errors is every problem found in a roster file; nothing was written. Each
+// problem names the row as Excel or an editor numbers it and the column by
+// its header as written.
+type Errors = store.Problems
 
-	col int // column index, for sorting
+// addProblem records a problem at a row; col is the 0-based column index
+// (for ordering) or -1 for the whole row.
+func addProblem(e *Errors, row, col int, column, format string, args ...any) {
+	e.Add(store.Problem{Line: row, Col: col + 1, Column: column, Message: fmt.Sprintf(format, args...)})
 }
 
-func (p Problem) String() string {
-	switch {
-	case p.Row == 0:
-		return fmt.Sprintf("%s: %s", p.File, p.Message)
-	case p.Column == "":
-		return fmt.Sprintf("%s:%d: %s", p.File, p.Row, p.Message)
+// finish names the file in every problem and returns the error, if any.
+func finish(e *Errors, file string) error {
+	for i := range e.List {
+		e.List[i].File = file
 	}
-	return fmt.Sprintf("%s:%d:%s: %s", p.File, p.Row, p.Column, p.Message)
-}
-
-// Errors is every problem found in a file. Nothing was written.
-type Errors struct {
-	Problems []Problem
-}
-
-func (e *Errors) Error() string { return strings.Join(e.Lines(), "\n") }
-
-// Lines returns one line per problem, by row then column.
-func (e *Errors) Lines() []string {
-	sort.SliceStable(e.Problems, func(i, j int) bool {
-		a, b := e.Problems[i], e.Problems[j]
-		if a.Row != b.Row {
-			return a.Row < b.Row
-		}
-		return a.col < b.col
-	})
-	out := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		out[i] = p.String()
-	}
-	return out
-}
-
-func (e *Errors) add(row, col int, column, format string, args ...any) {
-	e.Problems = append(e.Problems, Problem{Row: row, Column: column, Message: fmt.Sprintf(format, args...), col: col})
-}
-
-func (e *Errors) err(file string) error {
-	if len(e.Problems) == 0 {
-		return nil
-	}
-	for i := range e.Problems {
-		e.Problems[i].File = file
-	}
-	return e
+	return e.Err()
 }
 
 // Column is one recognized column of a roster.
@@ -142,16 +101,16 @@ const headerScan = 15
 func ReadTable(path string, kind Kind, opts Options) (*Table, error) {
 	for _, field := range opts.Map {
 		if !validMapField(kind, field) {
-			return nil, &Errors{Problems: []Problem{{File: path, Message: fmt.Sprintf("--map: %q is not a field of a %s file; use one of: %s", field, kind, strings.Join(mapFields[kind], ", "))}}}
+			return nil, &Errors{List: []store.Problem{{File: path, Message: fmt.Sprintf("--map: %q is not a field of a %s file; use one of: %s", field, kind, strings.Join(mapFields[kind], ", "))}}}
 		}
 	}
 	s, err := readFile(path, opts)
 	if err != nil {
 		var le *lineError
 		if errors.As(err, &le) {
-			return nil, &Errors{Problems: []Problem{{File: path, Row: le.line, Message: le.msg}}}
+			return nil, &Errors{List: []store.Problem{{File: path, Line: le.line, Message: le.msg}}}
 		}
-		return nil, &Errors{Problems: []Problem{{File: path, Message: err.Error()}}}
+		return nil, &Errors{List: []store.Problem{{File: path, Message: err.Error()}}}
 	}
 	t := &Table{File: path, Kind: kind, letters: s.letters, sheet: s}
 	var errs Errors
@@ -173,18 +132,18 @@ func ReadTable(path string, kind Kind, opts Options) (*Table, error) {
 	}
 	if header < 0 {
 		if len(s.records) == 0 {
-			errs.add(0, 0, "", "the file is empty")
+			addProblem(&errs, 0, -1, "", "the file is empty")
 		} else {
-			errs.add(0, 0, "", "no header row found in the first %d rows: expected columns such as %s", headerScan, expectedHeaders(kind))
+			addProblem(&errs, 0, -1, "", "no header row found in the first %d rows: expected columns such as %s", headerScan, expectedHeaders(kind))
 		}
-		return nil, errs.err(path)
+		return nil, finish(&errs, path)
 	}
 	hrec := s.records[header]
 	t.HeaderRow = hrec.line
 	for _, m := range s.merges {
 		r1, r2, c1, c2 := m.rows()
 		if r1 <= hrec.line && hrec.line <= r2 && (c1 != c2 || r1 != r2) {
-			errs.add(hrec.line, c1-1, "", "merged header cells %s:%s: unmerge them so that each column has its own header", m.start, m.end)
+			addProblem(&errs, hrec.line, -1, "", "merged header cells %s:%s: unmerge them so that each column has its own header", m.start, m.end)
 		}
 	}
 	seen := map[string]Column{}
@@ -203,7 +162,7 @@ func ReadTable(path string, kind Kind, opts Options) (*Table, error) {
 		}
 		c := Column{Index: i, Name: name, Field: field}
 		if prev, dup := seen[field]; dup {
-			errs.add(hrec.line, i, t.label(c), "this column and column %s are both read as %s: remove one or name one with --map", t.label(prev), field)
+			addProblem(&errs, hrec.line, i, t.label(c), "this column and column %s are both read as %s: remove one or name one with --map", t.label(prev), field)
 			continue
 		}
 		seen[field] = c
@@ -215,10 +174,10 @@ func ReadTable(path string, kind Kind, opts Options) (*Table, error) {
 			t.records = append(t.records, rec)
 		}
 	}
-	if len(errs.Problems) == 0 && len(t.records) == 0 {
-		errs.add(0, 0, "", "the header is on row %d but no row below it has data", hrec.line)
+	if len(errs.List) == 0 && len(t.records) == 0 {
+		addProblem(&errs, 0, -1, "", "the header is on row %d but no row below it has data", hrec.line)
 	}
-	return t, errs.err(path)
+	return t, finish(&errs, path)
 }
 
 func (t *Table) checkRequired(errs *Errors, line int) {
@@ -236,7 +195,7 @@ func (t *Table) checkRequired(errs *Errors, line int) {
 			missing = append(missing, describe(Respondents, store.FieldFullName))
 		}
 		if has(store.FieldFullName) && (has(fieldFamilyPart) || has(fieldGivenPart)) {
-			errs.add(line, 0, "", "the name is given both whole (Họ và tên) and in parts (Họ và tên đệm, Tên): keep one")
+			addProblem(errs, line, -1, "", "the name is given both whole (Họ và tên) and in parts (Họ và tên đệm, Tên): keep one")
 		}
 		if !has(store.FieldUnit) && !has(fieldUnitName) {
 			missing = append(missing, describe(Respondents, store.FieldUnit))
@@ -253,7 +212,7 @@ func (t *Table) checkRequired(errs *Errors, line int) {
 			found = append(found, c.Name)
 		}
 		found = append(found, t.Ignored...)
-		errs.add(line, 0, "", "missing column(s): %s (the header row has: %s)", strings.Join(missing, "; "), strings.Join(found, ", "))
+		addProblem(errs, line, -1, "", "missing column(s): %s (the header row has: %s)", strings.Join(missing, "; "), strings.Join(found, ", "))
 	}
 }
 
@@ -314,7 +273,7 @@ func ImportRespondents(ctx context.Context, svc store.RespondentService, path st
 // problems the store still validates, in a dry run, so that the person sees
 // every problem at once; then nothing is written.
 func importRows(t *Table, errs *Errors, call func(store.ImportOptions) (*store.ImportSummary, error), lines []int, iopts store.ImportOptions) (*store.ImportSummary, error) {
-	if len(errs.Problems) > 0 {
+	if len(errs.List) > 0 {
 		iopts.DryRun = true
 	}
 	sum, err := call(iopts)
@@ -325,7 +284,7 @@ func importRows(t *Table, errs *Errors, call func(store.ImportOptions) (*store.I
 	case err != nil:
 		return nil, err
 	}
-	if err := errs.err(t.File); err != nil {
+	if err := finish(errs, t.File); err != nil {
 		return nil, err
 	}
 	return sum, nil
@@ -348,10 +307,10 @@ func (t *Table) addStoreIssues(errs *Errors, ie *store.ImportError, lines []int)
 			if is.Field != "" {
 				msg = is.Field + ": " + msg
 			}
-			errs.add(row, 1<<30, "", "%s", msg)
+			addProblem(errs, row, -1, "", "%s", msg)
 			continue
 		}
-		errs.add(row, c.Index, t.label(c), "%s", msg)
+		addProblem(errs, row, c.Index, t.label(c), "%s", msg)
 	}
 }
 

@@ -7,63 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/phieu/phieu/store"
 )
 
-// Problem is one positioned problem. Line and Col are 1-based; 0 means
-// unknown.
-type Problem struct {
-	File    string
-	Line    int
-	Col     int
-	Message string
-}
-
-func (p Problem) String() string {
-	switch {
-	case p.Line > 0 && p.Col > 0:
-		return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Message)
-	case p.Line > 0:
-		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Message)
-	}
-	return fmt.Sprintf("%s: %s", p.File, p.Message)
-}
-
 // Errors lists every problem found in a file, in file order.
-type Errors struct {
-	Problems []Problem
-}
-
-func (e *Errors) Error() string { return strings.Join(e.Lines(), "\n") }
-
-// Lines returns one printable line per problem, sorted by position.
-func (e *Errors) Lines() []string {
-	sort.SliceStable(e.Problems, func(i, j int) bool {
-		a, b := e.Problems[i], e.Problems[j]
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
-	out := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		out[i] = p.String()
-	}
-	return out
-}
-
-// Err returns e if it holds a problem, else nil.
-func (e *Errors) Err() error {
-	if e == nil || len(e.Problems) == 0 {
-		return nil
-	}
-	return e
-}
+type Errors = store.Problems
 
 // Doc is a parsed YAML document that knows where each value sits, so that
 // problems found after decoding (a deadline before the opening date) can
@@ -84,7 +38,7 @@ func Parse(path string, data []byte, v any) (*Doc, error) {
 		for i, line := range strings.Split(string(data), "\n") {
 			indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
 			if strings.ContainsRune(indent, '\t') {
-				d.errs.Problems = append(d.errs.Problems, Problem{path, i + 1, strings.IndexByte(indent, '\t') + 1, "tab used for indentation; YAML indents with spaces"})
+				d.errs.Add(store.Problem{File: path, Line: i + 1, Col: strings.IndexByte(indent, '\t') + 1, Message: "tab used for indentation; YAML indents with spaces"})
 			}
 		}
 		if err := d.errs.Err(); err != nil {
@@ -97,7 +51,7 @@ func Parse(path string, data []byte, v any) (*Doc, error) {
 	}
 	d.file = file
 	if len(strings.TrimSpace(string(data))) == 0 {
-		return nil, &Errors{Problems: []Problem{{File: path, Message: "file is empty"}}}
+		return nil, &Errors{List: []store.Problem{{File: path, Message: "file is empty"}}}
 	}
 	if err := decode(data, v); err != nil {
 		return nil, d.fromLibrary(err)
@@ -122,9 +76,9 @@ func decode(data []byte, v any) (err error) {
 func (d *Doc) fromLibrary(err error) error {
 	var ye yaml.Error
 	if !errors.As(err, &ye) {
-		return &Errors{Problems: []Problem{{File: d.Path, Message: err.Error()}}}
+		return &Errors{List: []store.Problem{{File: d.Path, Message: err.Error()}}}
 	}
-	p := Problem{File: d.Path, Message: ye.GetMessage()}
+	p := store.Problem{File: d.Path, Message: ye.GetMessage()}
 	if tok := ye.GetToken(); tok != nil && tok.Position != nil {
 		p.Line, p.Col = tok.Position.Line, tok.Position.Column
 	}
@@ -146,7 +100,7 @@ func (d *Doc) fromLibrary(err error) error {
 	if errors.As(err, &ue) {
 		p.Message = strings.Replace(ue.Message, "unknown field", "unknown key", 1) + " (check its spelling and indentation)"
 	}
-	return &Errors{Problems: []Problem{p}}
+	return &Errors{List: []store.Problem{p}}
 }
 
 func nodeName(t ast.NodeType) string {
@@ -243,7 +197,7 @@ func (d *Doc) node(keyPath string) ast.Node {
 // Errorf records a problem at the value of keyPath.
 func (d *Doc) Errorf(keyPath, format string, args ...any) {
 	line, col := d.Pos(keyPath)
-	d.errs.Problems = append(d.errs.Problems, Problem{File: d.Path, Line: line, Col: col, Message: fmt.Sprintf(format, args...)})
+	d.errs.Add(store.Problem{File: d.Path, Line: line, Col: col, Message: fmt.Sprintf(format, args...)})
 }
 
 // Err returns every problem recorded with Errorf, or nil.
