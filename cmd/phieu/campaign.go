@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -127,13 +128,17 @@ func (c *CampaignShowCommand) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stats, err := sqlite.NewCampaignService(db).CampaignStats(ctx, c.code)
+	return printCampaign(ctx, c.m.Stdout, db, c.code)
+}
+
+// printCampaign writes a campaign's settings and member counts.
+func printCampaign(ctx context.Context, w io.Writer, db *sqlite.DB, code string) error {
+	stats, err := sqlite.NewCampaignService(db).CampaignStats(ctx, code)
 	if err != nil {
 		return err
 	}
 	camp := stats.Campaign
 	loc := camp.Loc()
-	w := c.m.Stdout
 	fmt.Fprintf(w, "%s — %s\n", camp.Code, camp.Title)
 	if camp.LegalRef != "" {
 		fmt.Fprintf(w, "Văn bản:     %s\n", camp.LegalRef)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"embed"
-	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -77,7 +76,7 @@ func (c *InitCommand) Run(ctx context.Context) error {
 		fmt.Fprintf(c.m.Stdout, "wrote    %s\n", dst)
 	}
 
-	db, cfg, err := c.m.openStore(configFlag{path: filepath.Join(c.dir, "phieu.yaml")})
+	db, _, err := c.m.openStore(configFlag{path: filepath.Join(c.dir, "phieu.yaml")})
 	if err != nil {
 		return err
 	}
@@ -86,11 +85,11 @@ func (c *InitCommand) Run(ctx context.Context) error {
 		fmt.Fprintf(c.m.Stdout, "\nNext, in %s:\n  phieu import units units.csv\n  phieu import respondents respondents.csv\n  phieu campaign create -f campaign.yaml\n  phieu campaign add-members PAR2025\n  phieu campaign show PAR2025\n", c.dir)
 		return nil
 	}
-	return c.loadSamples(ctx, db, cfg)
+	return c.loadSamples(ctx, db)
 }
 
 // loadSamples imports the sample rosters and campaign as a user would.
-func (c *InitCommand) loadSamples(ctx context.Context, db *sqlite.DB, cfg *Config) error {
+func (c *InitCommand) loadSamples(ctx context.Context, db *sqlite.DB) error {
 	path := func(name string) string { return filepath.Join(c.dir, name) }
 	sum, err := roster.ImportUnits(ctx, sqlite.NewUnitService(db), path("units.csv"), roster.Options{}, store.ImportOptions{})
 	if err != nil {
@@ -120,9 +119,5 @@ func (c *InitCommand) loadSamples(ctx context.Context, db *sqlite.DB, cfg *Confi
 		return err
 	}
 	fmt.Fprintf(c.m.Stdout, "added %d members\n\n", n)
-	show := &CampaignShowCommand{m: c.m, config: configFlag{path: cfg.Path}, code: camp.Code}
-	if cfg.Path == "" {
-		return errors.New("init: config path unknown")
-	}
-	return show.Run(ctx)
+	return printCampaign(ctx, c.m.Stdout, db, camp.Code)
 }
