@@ -425,6 +425,9 @@ type CampaignService interface {
 	SetMemberStatus(ctx context.Context, code string, respondentID int64, status MemberStatus) error
 	// FindMember returns ENOTFOUND if the respondent is not a member.
 	FindMember(ctx context.Context, code string, respondentID int64) (*Member, error)
+	// FindMembers returns the campaign's members by respondent id, only
+	// those with status if it is not "".
+	FindMembers(ctx context.Context, code string, status MemberStatus) ([]*Member, error)
 	// CampaignStats counts members by status, group and unit.
 	CampaignStats(ctx context.Context, code string) (*CampaignStats, error)
 }

@@ -95,24 +95,15 @@ func (c *RespondentsListCommand) Run(ctx context.Context) error {
 	return t.write(c.m.Stdout, c.format)
 }
 
-// memberStatuses returns the status of every listed member, one query per
-// status rather than one per respondent.
+// memberStatuses returns the status of every member of the campaign.
 func memberStatuses(ctx context.Context, db *sqlite.DB, f store.RespondentFilter) (map[int64]store.MemberStatus, error) {
-	out := map[int64]store.MemberStatus{}
-	svc := sqlite.NewRespondentService(db)
-	for _, st := range store.MemberStatuses {
-		if f.Status != "" && f.Status != st {
-			continue
-		}
-		g := f
-		g.Status = st
-		rs, err := svc.FindRespondents(ctx, g)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rs {
-			out[r.ID] = st
-		}
+	members, err := sqlite.NewCampaignService(db).FindMembers(ctx, f.Campaign, f.Status)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]store.MemberStatus, len(members))
+	for _, m := range members {
+		out[m.RespondentID] = m.Status
 	}
 	return out, nil
 }

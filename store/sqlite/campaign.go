@@ -182,6 +182,49 @@ func (s *CampaignService) FindMember(ctx context.Context, code string, responden
 	return findMember(ctx, tx, code, respondentID)
 }
 
+// FindMembers returns the campaign's members in respondent id order.
+func (s *CampaignService) FindMembers(ctx context.Context, code string, status store.MemberStatus) ([]*store.Member, error) {
+	if status != "" && !status.Valid() {
+		return nil, store.Errorf(store.EINVALID, "%q is not a member status", status)
+	}
+	tx, err := s.db.BeginTx(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("find members: %w", err)
+	}
+	defer tx.Rollback()
+	c, err := findCampaignByCode(ctx, tx, code)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT respondent_id, status, added_at, status_changed_at
+		FROM campaign_members WHERE campaign_id = ? AND (? = '' OR status = ?)
+		ORDER BY respondent_id`, c.ID, string(status), string(status))
+	if err != nil {
+		return nil, fmt.Errorf("find members: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Member
+	for rows.Next() {
+		m := &store.Member{CampaignCode: code}
+		var st, added, changed string
+		if err := rows.Scan(&m.RespondentID, &st, &added, &changed); err != nil {
+			return nil, fmt.Errorf("find members: %w", err)
+		}
+		m.Status = store.MemberStatus(st)
+		if m.AddedAt, err = parseTime(added); err != nil {
+			return nil, fmt.Errorf("find members: %w", err)
+		}
+		if m.StatusChangedAt, err = parseTime(changed); err != nil {
+			return nil, fmt.Errorf("find members: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find members: %w", err)
+	}
+	return out, nil
+}
+
 // CampaignStats counts the campaign's members by status, by group and by
 // unit.
 func (s *CampaignService) CampaignStats(ctx context.Context, code string) (*store.CampaignStats, error) {

@@ -20,9 +20,9 @@ func newCampaign(code string) *store.Campaign {
 		Title:           "Khảo sát mức độ hài lòng về cải cách hành chính năm 2025",
 		LegalRef:        "Số: 296/UBND-NCKSTTHC ngày 07/02/2025",
 		SenderName:      "Văn phòng UBND tỉnh",
-		SenderAddress:   "khaosat@tinh.gov.vn",
-		ReplyTo:         "phieu@tinh.gov.vn",
-		OperatorMailbox: "vanthu@tinh.gov.vn",
+		SenderAddress:   "khaosat@tinh.gov.test",
+		ReplyTo:         "phieu@tinh.gov.test",
+		OperatorMailbox: "vanthu@tinh.gov.test",
 		Office:          "Phòng Kiểm soát TTHC, ĐT 0252 3822 123",
 		OpensAt:         time.Date(2025, 7, 7, 8, 0, 0, 0, ict),
 		Deadline:        store.DeadlineEndOfDay(store.Date{Year: 2025, Month: 7, Day: 31}, ict),
@@ -93,7 +93,7 @@ func TestCampaignService_CreateCampaign(t *testing.T) {
 	t.Run("Minimal", func(t *testing.T) {
 		db, _ := MustOpenDB(t)
 		c := &store.Campaign{
-			Code: "MIN", Title: "T", SenderName: "S", SenderAddress: "s@t.gov.vn", ReplyTo: "r@t.gov.vn",
+			Code: "MIN", Title: "T", SenderName: "S", SenderAddress: "s@t.gov.test", ReplyTo: "r@t.gov.test",
 			OpensAt: t0, Deadline: t0.Add(24 * time.Hour), Groups: []string{"G"},
 			Questionnaire: store.Questionnaire{Questions: []store.Question{{Code: "C1", Text: "?", Type: store.AnswerText}}},
 		}
@@ -225,25 +225,25 @@ func TestCampaignService_AddMembers(t *testing.T) {
 	// roster: LDS and CV people across treeUnits, one of them inactive.
 	roster := func() []*store.Respondent {
 		return []*store.Respondent{
-			r("1", "Nguyễn Văn An", "UBND", "LDS", "an@tinh.gov.vn"),
-			r("2", "Trần Thị Bích", "STP", "LDS", "bich@stp.gov.vn"),
-			r("3", "Lê Văn Cường", "STP-VP", "CV", "cuong@stp.gov.vn"),
-			r("4", "Phạm Thị Dung", "STC", "CV", "dung@stc.gov.vn"),
-			r("5", "Hoàng Văn Em", "STC-VP", "CV", "em@stc.gov.vn"),
-			r("6", "Đỗ Thị Giang", "STC-VP", "HDND", "giang@stc.gov.vn"),
-			r("7", "Vũ Văn Hùng", "STP-VP", "CV", "hung@stp.gov.vn"), // will be inactive
+			r("1", "Nguyễn Văn An", "UBND", "LDS", "an@tinh.gov.test"),
+			r("2", "Trần Thị Bích", "STP", "LDS", "bich@stp.gov.test"),
+			r("3", "Lê Văn Cường", "STP-VP", "CV", "cuong@stp.gov.test"),
+			r("4", "Phạm Thị Dung", "STC", "CV", "dung@stc.gov.test"),
+			r("5", "Hoàng Văn Em", "STC-VP", "CV", "em@stc.gov.test"),
+			r("6", "Đỗ Thị Giang", "STC-VP", "HDND", "giang@stc.gov.test"),
+			r("7", "Vũ Văn Hùng", "STP-VP", "CV", "hung@stp.gov.test"), // will be inactive
 		}
 	}
 	setup := func(t *testing.T, edit func(*store.Campaign)) (*sqlite.DB, *Clock, *sqlite.CampaignService) {
 		db, clock := MustOpenProvince(t)
 		mustImportRespondents(t, db, roster(), store.ImportOptions{})
 		mustCreateCampaign(t, db, "OLD", func(c *store.Campaign) { c.Groups = []string{"CV"} })
-		hung := mustFindByMailbox(t, db, "hung@stp.gov.vn")
+		hung := mustFindByMailbox(t, db, "hung@stp.gov.test")
 		if _, err := sqlite.NewCampaignService(db).AddMembers(ctx, "OLD", store.MemberSelector{}); err != nil {
 			t.Fatal(err)
 		}
 		mustImportRespondents(t, db, roster()[:6], store.ImportOptions{Prune: true}) // Hùng: inactive
-		if got := mustFindByMailbox(t, db, "hung@stp.gov.vn"); got.Active || got.ID != hung.ID {
+		if got := mustFindByMailbox(t, db, "hung@stp.gov.test"); got.Active || got.ID != hung.ID {
 			t.Fatalf("Hùng: %+v", got)
 		}
 		mustCreateCampaign(t, db, "PAR2025", edit)
@@ -299,7 +299,7 @@ func TestCampaignService_AddMembers(t *testing.T) {
 		if _, err := cs.AddMembers(ctx, "PAR2025", store.MemberSelector{}); err != nil {
 			t.Fatal(err)
 		}
-		dung := mustFindByMailbox(t, db, "dung@stc.gov.vn")
+		dung := mustFindByMailbox(t, db, "dung@stc.gov.test")
 		m, err := cs.FindMember(ctx, "PAR2025", dung.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -322,12 +322,30 @@ func TestCampaignService_AddMembers(t *testing.T) {
 			t.Fatalf("got %+v", m)
 		}
 
-		hung := mustFindByMailbox(t, db, "hung@stp.gov.vn")
+		hung := mustFindByMailbox(t, db, "hung@stp.gov.test")
 		_, err = cs.FindMember(ctx, "PAR2025", hung.ID)
 		mustCode(t, err, store.ENOTFOUND)
 		mustCode(t, cs.SetMemberStatus(ctx, "PAR2025", hung.ID, store.StatusInvited), store.ENOTFOUND)
 		mustCode(t, cs.SetMemberStatus(ctx, "PAR2025", dung.ID, "done"), store.EINVALID)
 		_, err = cs.FindMember(ctx, "NOPE", dung.ID)
+		mustCode(t, err, store.ENOTFOUND)
+
+		all, err := cs.FindMembers(ctx, "PAR2025", "")
+		if err != nil || len(all) < 2 {
+			t.Fatalf("FindMembers = %d, %v", len(all), err)
+		}
+		for i := 1; i < len(all); i++ {
+			if all[i-1].RespondentID >= all[i].RespondentID {
+				t.Fatalf("members not in respondent id order: %d before %d", all[i-1].RespondentID, all[i].RespondentID)
+			}
+		}
+		excluded, err := cs.FindMembers(ctx, "PAR2025", store.StatusExcluded)
+		if err != nil || len(excluded) != 1 || !reflect.DeepEqual(excluded[0], m) {
+			t.Fatalf("FindMembers(excluded) = %+v, %v; want [%+v]", excluded, err, m)
+		}
+		_, err = cs.FindMembers(ctx, "PAR2025", "done")
+		mustCode(t, err, store.EINVALID)
+		_, err = cs.FindMembers(ctx, "NOPE", "")
 		mustCode(t, err, store.ENOTFOUND)
 	})
 
@@ -379,7 +397,7 @@ func TestCampaignService_CampaignStats(t *testing.T) {
 	add := func(unit, group string, n int) {
 		for range n {
 			k := len(rs)
-			rs = append(rs, r("", "Người Số "+string(rune('A'+k)), unit, group, string(rune('a'+k))+"@t.gov.vn"))
+			rs = append(rs, r("", "Người Số "+string(rune('A'+k)), unit, group, string(rune('a'+k))+"@t.gov.test"))
 		}
 	}
 	add("R", "LDS", 1)
@@ -396,10 +414,10 @@ func TestCampaignService_CampaignStats(t *testing.T) {
 		t.Fatalf("added %d, %v", n, err)
 	}
 	for mailbox, status := range map[string]store.MemberStatus{
-		"c@t.gov.vn": store.StatusAnswered, // A1
-		"e@t.gov.vn": store.StatusAnswered, // A2
-		"f@t.gov.vn": store.StatusInvited,  // B
-		"a@t.gov.vn": store.StatusExcluded, // R
+		"c@t.gov.test": store.StatusAnswered, // A1
+		"e@t.gov.test": store.StatusAnswered, // A2
+		"f@t.gov.test": store.StatusInvited,  // B
+		"a@t.gov.test": store.StatusExcluded, // R
 	} {
 		if err := cs.SetMemberStatus(ctx, "ALL", mustFindByMailbox(t, db, mailbox).ID, status); err != nil {
 			t.Fatal(err)

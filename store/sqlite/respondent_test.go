@@ -75,9 +75,9 @@ func names(rs []*store.Respondent) []string {
 // so every import gets its own).
 func three() []*store.Respondent {
 	return []*store.Respondent{
-		r("CB001", "Nguyễn Văn An", "STP", "LDS", "an.nv@stp.gov.vn"),
-		r("CB002", "Trần Thị Bích", "STP-VP", "CV", "bich.tt@stp.gov.vn", "bich@gmail.test"),
-		r("", "Lê Hoàng Cường", "Sở Tài chính", "CV", "cuong.lh@stc.gov.vn"),
+		r("CB001", "Nguyễn Văn An", "STP", "LDS", "an.nv@stp.gov.test"),
+		r("CB002", "Trần Thị Bích", "STP-VP", "CV", "bich.tt@stp.gov.test", "bich@gmail.test"),
+		r("", "Lê Hoàng Cường", "Sở Tài chính", "CV", "cuong.lh@stc.gov.test"),
 	}
 }
 
@@ -91,7 +91,7 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 		want := &store.Respondent{
 			ID: got.ID, ExternalID: "CB002", FullName: "Trần Thị Bích", FamilyName: "Trần", MiddleName: "Thị", GivenName: "Bích",
 			Salutation: store.SalutationOng, Title: "Chuyên viên", UnitCode: "STP-VP", Group: "CV",
-			Mailbox: "bich.tt@stp.gov.vn", Aliases: []string{"bich@gmail.test"}, Active: true,
+			Mailbox: "bich.tt@stp.gov.test", Aliases: []string{"bich@gmail.test"}, Active: true,
 			CreatedAt: t0.Truncate(time.Microsecond), UpdatedAt: t0.Truncate(time.Microsecond),
 		}
 		if !reflect.DeepEqual(got, want) {
@@ -114,21 +114,21 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 	t.Run("UpdateByExternalIDWithNewMailbox", func(t *testing.T) {
 		db, clock := MustOpenProvince(t)
 		mustImportRespondents(t, db, three(), store.ImportOptions{})
-		old := mustFindByMailbox(t, db, "an.nv@stp.gov.vn")
+		old := mustFindByMailbox(t, db, "an.nv@stp.gov.test")
 		clock.Set(t0.Add(time.Hour))
 		rs := three()
-		rs[0].Mailbox = "an.nguyenvan@stp.gov.vn"
-		rs[0].Aliases = []string{"an.nv@stp.gov.vn"} // the old primary becomes an alias
+		rs[0].Mailbox = "an.nguyenvan@stp.gov.test"
+		rs[0].Aliases = []string{"an.nv@stp.gov.test"} // the old primary becomes an alias
 		rs[0].Title = "Phó Giám đốc"
 		mustSummary(t, mustImportRespondents(t, db, rs, store.ImportOptions{}), store.ImportSummary{Updated: 1, Unchanged: 2})
-		got := mustFindByMailbox(t, db, "an.nguyenvan@stp.gov.vn")
-		if got.ID != old.ID || got.Title != "Phó Giám đốc" || !reflect.DeepEqual(got.Aliases, []string{"an.nv@stp.gov.vn"}) ||
+		got := mustFindByMailbox(t, db, "an.nguyenvan@stp.gov.test")
+		if got.ID != old.ID || got.Title != "Phó Giám đốc" || !reflect.DeepEqual(got.Aliases, []string{"an.nv@stp.gov.test"}) ||
 			!got.CreatedAt.Equal(old.CreatedAt) || !got.UpdatedAt.Equal(t0.Add(time.Hour).Truncate(time.Microsecond)) {
 			t.Fatalf("got %+v", got)
 		}
 		// And back: the alias becomes the primary again.
 		mustSummary(t, mustImportRespondents(t, db, three(), store.ImportOptions{}), store.ImportSummary{Updated: 1, Unchanged: 2})
-		if got := mustFindByMailbox(t, db, "an.nv@stp.gov.vn"); got.ID != old.ID || len(got.Aliases) != 0 {
+		if got := mustFindByMailbox(t, db, "an.nv@stp.gov.test"); got.ID != old.ID || len(got.Aliases) != 0 {
 			t.Fatalf("got %+v", got)
 		}
 	})
@@ -136,17 +136,17 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 	t.Run("MatchByMailboxWithoutExternalID", func(t *testing.T) {
 		db, _ := MustOpenProvince(t)
 		mustImportRespondents(t, db, three(), store.ImportOptions{})
-		old := mustFindByMailbox(t, db, "cuong.lh@stc.gov.vn")
+		old := mustFindByMailbox(t, db, "cuong.lh@stc.gov.test")
 		rs := three()
 		rs[2].FullName = "Lê  Hoàng   Cương" // corrected spelling
 		rs[2].ExternalID = "CB003"           // the roster now has a code for him
 		rs[1].ExternalID = ""                // and lost hers: the stored one is kept
 		mustSummary(t, mustImportRespondents(t, db, rs, store.ImportOptions{}), store.ImportSummary{Updated: 1, Unchanged: 2})
-		got := mustFindByMailbox(t, db, "cuong.lh@stc.gov.vn")
+		got := mustFindByMailbox(t, db, "cuong.lh@stc.gov.test")
 		if got.ID != old.ID || got.FullName != "Lê Hoàng Cương" || got.GivenName != "Cương" || got.ExternalID != "CB003" {
 			t.Fatalf("got %+v", got)
 		}
-		if got := mustFindByMailbox(t, db, "bich.tt@stp.gov.vn"); got.ExternalID != "CB002" {
+		if got := mustFindByMailbox(t, db, "bich.tt@stp.gov.test"); got.ExternalID != "CB002" {
 			t.Fatalf("external id %q, want CB002 kept", got.ExternalID)
 		}
 	})
@@ -154,7 +154,7 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 	t.Run("MatchByAlias", func(t *testing.T) {
 		db, _ := MustOpenProvince(t)
 		mustImportRespondents(t, db, three(), store.ImportOptions{})
-		old := mustFindByMailbox(t, db, "bich.tt@stp.gov.vn")
+		old := mustFindByMailbox(t, db, "bich.tt@stp.gov.test")
 		rs := three()
 		rs[1].ExternalID = ""
 		rs[1].Mailbox, rs[1].Aliases = "bich@gmail.test", nil
@@ -162,7 +162,7 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 		if got := mustFindByMailbox(t, db, "bich@gmail.test"); got.ID != old.ID || got.Mailbox != "bich@gmail.test" || len(got.Aliases) != 0 {
 			t.Fatalf("got %+v", got)
 		}
-		if rs := mustFindRespondents(t, db, store.RespondentFilter{Mailbox: "bich.tt@stp.gov.vn"}); len(rs) != 0 {
+		if rs := mustFindRespondents(t, db, store.RespondentFilter{Mailbox: "bich.tt@stp.gov.test"}); len(rs) != 0 {
 			t.Fatalf("old mailbox still found: %+v", rs[0])
 		}
 	})
@@ -174,7 +174,7 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 		if got, want := rs[2].UnitCode, "STC"; got != want {
 			t.Fatalf("row's unit %q, want it resolved to %q", got, want)
 		}
-		if got := mustFindByMailbox(t, db, "cuong.lh@stc.gov.vn"); got.UnitCode != "STC" {
+		if got := mustFindByMailbox(t, db, "cuong.lh@stc.gov.test"); got.UnitCode != "STC" {
 			t.Fatalf("unit %q, want STC", got.UnitCode)
 		}
 		// Writing the code instead of the name changes nothing.
@@ -211,14 +211,14 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 		}, 0, store.FieldUnit, "Sở Ngoại vụ", -1},
 		{"ErrDuplicateMailbox", func() []*store.Respondent {
 			rs := three()
-			rs[2].Mailbox = "AN.NV@stp.gov.vn"
+			rs[2].Mailbox = "AN.NV@stp.gov.test"
 			return rs
-		}, 2, store.FieldMailbox, "an.nv@stp.gov.vn appears twice", 0},
+		}, 2, store.FieldMailbox, "an.nv@stp.gov.test appears twice", 0},
 		{"ErrAliasRepeatsAnotherRowsPrimary", func() []*store.Respondent {
 			rs := three()
-			rs[2].Aliases = []string{"bich.tt@stp.gov.vn"}
+			rs[2].Aliases = []string{"bich.tt@stp.gov.test"}
 			return rs
-		}, 2, store.FieldAliases, "bich.tt@stp.gov.vn appears twice", 1},
+		}, 2, store.FieldAliases, "bich.tt@stp.gov.test appears twice", 1},
 		{"ErrDuplicateExternalID", func() []*store.Respondent {
 			rs := three()
 			rs[2].ExternalID = "CB001"
@@ -250,11 +250,11 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 		mustImportRespondents(t, db, three(), store.ImportOptions{})
 		before := dump(t, db)
 		rs := three()
-		rs = append(rs, r("CB004", "Phạm Minh Dũng", "STC", "CV", "dung.pm@stc.gov.vn", "an.nv@stp.gov.vn"))
-		rs[0].Mailbox = "an.new@stp.gov.vn" // An moves on, but the old address stays his
+		rs = append(rs, r("CB004", "Phạm Minh Dũng", "STC", "CV", "dung.pm@stc.gov.test", "an.nv@stp.gov.test"))
+		rs[0].Mailbox = "an.new@stp.gov.test" // An moves on, but the old address stays his
 		_, err := sqlite.NewRespondentService(db).ImportRespondents(ctx, rs, store.ImportOptions{})
 		issues := mustImportError(t, err)
-		mustHaveIssue(t, issues, 3, store.FieldAliases, "an.nv@stp.gov.vn already belongs to Nguyễn Văn An (mã CB001)", -1)
+		mustHaveIssue(t, issues, 3, store.FieldAliases, "an.nv@stp.gov.test already belongs to Nguyễn Văn An (mã CB001)", -1)
 		if len(issues) != 1 {
 			t.Fatalf("issues %+v", issues)
 		}
@@ -270,14 +270,14 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 			text string
 		}{
 			// Matched by external id, but the mailbox is Bích's.
-			{"Matched", r("CB001", "Nguyễn Văn An", "STP", "LDS", "bich.tt@stp.gov.vn"),
-				"bich.tt@stp.gov.vn already belongs to Trần Thị Bích (mã CB002)"},
+			{"Matched", r("CB001", "Nguyễn Văn An", "STP", "LDS", "bich.tt@stp.gov.test"),
+				"bich.tt@stp.gov.test already belongs to Trần Thị Bích (mã CB002)"},
 			// A new external id with a stored person's mailbox.
-			{"Unmatched", r("CB009", "Nguyễn Văn An", "STP", "LDS", "an.nv@stp.gov.vn"),
-				"an.nv@stp.gov.vn already belongs to Nguyễn Văn An (mã CB001)"},
+			{"Unmatched", r("CB009", "Nguyễn Văn An", "STP", "LDS", "an.nv@stp.gov.test"),
+				"an.nv@stp.gov.test already belongs to Nguyễn Văn An (mã CB001)"},
 			// A stored person without external id.
-			{"NoExternalID", r("CB001", "Nguyễn Văn An", "STP", "LDS", "cuong.lh@stc.gov.vn"),
-				"already belongs to Lê Hoàng Cường (cuong.lh@stc.gov.vn, no mã cán bộ)"},
+			{"NoExternalID", r("CB001", "Nguyễn Văn An", "STP", "LDS", "cuong.lh@stc.gov.test"),
+				"already belongs to Lê Hoàng Cường (cuong.lh@stc.gov.test, no mã cán bộ)"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				_, err := sqlite.NewRespondentService(db).ImportRespondents(ctx, []*store.Respondent{tt.row}, store.ImportOptions{})
@@ -308,8 +308,8 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 		if n, err := sqlite.NewCampaignService(db).AddMembers(ctx, "PAR2025", store.MemberSelector{}); err != nil || n != 1 {
 			t.Fatalf("added %d members, %v", n, err)
 		}
-		an := mustFindByMailbox(t, db, "an.nv@stp.gov.vn")
-		bich := mustFindByMailbox(t, db, "bich.tt@stp.gov.vn")
+		an := mustFindByMailbox(t, db, "an.nv@stp.gov.test")
+		bich := mustFindByMailbox(t, db, "bich.tt@stp.gov.test")
 		only := func() []*store.Respondent { return three()[2:] }
 
 		// Without Prune, missing people are only counted.
@@ -347,7 +347,7 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 		// Reactivation: An is back, Bích is new again.
 		sum = mustImportRespondents(t, db, three(), store.ImportOptions{Prune: true})
 		mustSummary(t, sum, store.ImportSummary{Added: 1, Updated: 1, Unchanged: 1, Reactivated: 1})
-		if got := mustFindByMailbox(t, db, "an.nv@stp.gov.vn"); !got.Active || got.ID != an.ID {
+		if got := mustFindByMailbox(t, db, "an.nv@stp.gov.test"); !got.Active || got.ID != an.ID {
 			t.Fatalf("An: %+v, want active again", got)
 		}
 		if m, err := sqlite.NewCampaignService(db).FindMember(ctx, "PAR2025", an.ID); err != nil || m.Status != store.StatusNotInvited {
@@ -369,10 +369,10 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 	t.Run("TriggersGuardMailboxes", func(t *testing.T) {
 		db, _ := MustOpenProvince(t)
 		mustImportRespondents(t, db, three(), store.ImportOptions{})
-		an := mustFindByMailbox(t, db, "an.nv@stp.gov.vn")
-		bich := mustFindByMailbox(t, db, "bich.tt@stp.gov.vn")
+		an := mustFindByMailbox(t, db, "an.nv@stp.gov.test")
+		bich := mustFindByMailbox(t, db, "bich.tt@stp.gov.test")
 		for _, tt := range []struct{ name, sql string }{
-			{"AliasIsAPrimary", `INSERT INTO respondent_aliases (respondent_id, position, mailbox) VALUES (?, 5, 'an.nv@stp.gov.vn')`},
+			{"AliasIsAPrimary", `INSERT INTO respondent_aliases (respondent_id, position, mailbox) VALUES (?, 5, 'an.nv@stp.gov.test')`},
 			{"PrimaryIsAnotherAlias", `UPDATE respondents SET mailbox = 'bich@gmail.test' WHERE id = ?`},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
@@ -409,9 +409,9 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 		before := dump(t, db)
 		clock.Set(t0.Add(time.Hour))
 		rs := three()
-		rs[0].Title = "Giám đốc"                                                  // a valid update
-		rs = append(rs, r("CB005", "Đỗ Thu Hà", "STP", "CV", "ha.dt@stp.gov.vn")) // a valid add
-		rs = append(rs, r("CB006", "Vũ Minh Khoa", "NOPE", "CV", "khoa@stp.gov.vn"))
+		rs[0].Title = "Giám đốc"                                                    // a valid update
+		rs = append(rs, r("CB005", "Đỗ Thu Hà", "STP", "CV", "ha.dt@stp.gov.test")) // a valid add
+		rs = append(rs, r("CB006", "Vũ Minh Khoa", "NOPE", "CV", "khoa@stp.gov.test"))
 		_, err := sqlite.NewRespondentService(db).ImportRespondents(ctx, rs, store.ImportOptions{Prune: true})
 		mustHaveIssue(t, mustImportError(t, err), 4, store.FieldUnit, "NOPE", -1)
 		mustEqualDump(t, dump(t, db), before)
@@ -420,9 +420,9 @@ func TestRespondentService_ImportRespondents(t *testing.T) {
 	t.Run("IssuesInRowOrder", func(t *testing.T) {
 		db, _ := MustOpenProvince(t)
 		rs := three()
-		rs[2].UnitCode = "NOPE"            // found with the store
-		rs[0].FullName = ""                // found on its own
-		rs[1].Mailbox = "an.nv@stp.gov.vn" // found against the list
+		rs[2].UnitCode = "NOPE"              // found with the store
+		rs[0].FullName = ""                  // found on its own
+		rs[1].Mailbox = "an.nv@stp.gov.test" // found against the list
 		_, err := sqlite.NewRespondentService(db).ImportRespondents(ctx, rs, store.ImportOptions{})
 		issues := mustImportError(t, err)
 		for i := 1; i < len(issues); i++ {
@@ -450,7 +450,7 @@ func TestRespondentService_FindRespondents(t *testing.T) {
 		order := []int{9, 4, 7, 2, 0, 5, 8, 1, 6, 3}
 		var rs []*store.Respondent
 		for k, i := range order {
-			rs = append(rs, r("", want[i], "STP", "CV", strings.Repeat("x", k+1)+"@stp.gov.vn"))
+			rs = append(rs, r("", want[i], "STP", "CV", strings.Repeat("x", k+1)+"@stp.gov.test"))
 		}
 		mustImportRespondents(t, db, rs, store.ImportOptions{})
 		if got := names(mustFindRespondents(t, db, store.RespondentFilter{})); !reflect.DeepEqual(got, want) {
@@ -471,11 +471,11 @@ func TestRespondentService_FindRespondents(t *testing.T) {
 			u("L1", "", "Tỉnh"), u("L2", "L1", "Sở"), u("L2b", "L1", "Sở khác"), u("L3", "L2", "Phòng"), u("L4", "L3", "Tổ"),
 		}, store.ImportOptions{})
 		mustImportRespondents(t, db, []*store.Respondent{
-			r("", "Người Một", "L1", "CV", "l1@t.gov.vn"),
-			r("", "Người Hai", "L2", "CV", "l2@t.gov.vn"),
-			r("", "Người Khác", "L2b", "CV", "l2b@t.gov.vn"),
-			r("", "Người Ba", "L3", "CV", "l3@t.gov.vn"),
-			r("", "Người Bốn", "L4", "CV", "l4@t.gov.vn"),
+			r("", "Người Một", "L1", "CV", "l1@t.gov.test"),
+			r("", "Người Hai", "L2", "CV", "l2@t.gov.test"),
+			r("", "Người Khác", "L2b", "CV", "l2b@t.gov.test"),
+			r("", "Người Ba", "L3", "CV", "l3@t.gov.test"),
+			r("", "Người Bốn", "L4", "CV", "l4@t.gov.test"),
 		}, store.ImportOptions{})
 		for _, tt := range []struct {
 			subtree string
@@ -504,7 +504,7 @@ func TestRespondentService_FindRespondents(t *testing.T) {
 		if _, err := cs.AddMembers(ctx, "PAR2025", store.MemberSelector{}); err != nil {
 			t.Fatal(err)
 		}
-		bich := mustFindByMailbox(t, db, "bich.tt@stp.gov.vn")
+		bich := mustFindByMailbox(t, db, "bich.tt@stp.gov.test")
 		if err := cs.SetMemberStatus(ctx, "PAR2025", bich.ID, store.StatusAnswered); err != nil {
 			t.Fatal(err)
 		}
@@ -515,7 +515,7 @@ func TestRespondentService_FindRespondents(t *testing.T) {
 		}{
 			{"All", store.RespondentFilter{}, []string{"Nguyễn Văn An", "Trần Thị Bích", "Lê Hoàng Cường"}},
 			{"ID", store.RespondentFilter{ID: bich.ID}, []string{"Trần Thị Bích"}},
-			{"MailboxPrimary", store.RespondentFilter{Mailbox: "Cuong.LH@stc.gov.vn"}, []string{"Lê Hoàng Cường"}},
+			{"MailboxPrimary", store.RespondentFilter{Mailbox: "Cuong.LH@stc.gov.test"}, []string{"Lê Hoàng Cường"}},
 			{"MailboxAlias", store.RespondentFilter{Mailbox: "bich@gmail.test"}, []string{"Trần Thị Bích"}},
 			{"Group", store.RespondentFilter{Group: "CV"}, []string{"Trần Thị Bích", "Lê Hoàng Cường"}},
 			{"Campaign", store.RespondentFilter{Campaign: "PAR2025"}, []string{"Trần Thị Bích", "Lê Hoàng Cường"}},

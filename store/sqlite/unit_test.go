@@ -171,13 +171,13 @@ func TestUnitService_ImportUnits(t *testing.T) {
 		mustImportUnits(t, db, []*store.Unit{{
 			Code: "  STP ", Name: "Sở\u00a0 Tư   pháp", Kind: " sở ",
 			// "Tư" with a combining horn (NFD) must be stored composed.
-			Head: store.Head{Name: "Lê  Văn Tu\u031b", Title: "Giám đốc", Mailbox: " GD.STP@Tinh.Gov.VN "},
+			Head: store.Head{Name: "Lê  Văn Tu\u031b", Title: "Giám đốc", Mailbox: " GD.STP@Tinh.Gov.TEST "},
 		}}, store.ImportOptions{})
 		got, err := sqlite.NewUnitService(db).FindUnitByCode(ctx, "STP")
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := store.Head{Name: "Lê Văn Tư", Title: "Giám đốc", Mailbox: "gd.stp@tinh.gov.vn"}
+		want := store.Head{Name: "Lê Văn Tư", Title: "Giám đốc", Mailbox: "gd.stp@tinh.gov.test"}
 		if got.Name != "Sở Tư pháp" || got.Kind != "sở" || got.Head != want {
 			t.Fatalf("got %q %q %+v", got.Name, got.Kind, got.Head)
 		}
@@ -189,7 +189,7 @@ func TestUnitService_ImportUnits(t *testing.T) {
 			return []*store.Unit{
 				u("A", "", "A"), u("B", "A", "B"),
 				{Code: "C", ParentCode: "A", Name: "C", ValidFrom: store.Date{Year: 2025, Month: 7, Day: 1},
-					Head: store.Head{Name: "Trần Thị Bích", Title: "Trưởng phòng", Mailbox: "bich@tinh.gov.vn"}},
+					Head: store.Head{Name: "Trần Thị Bích", Title: "Trưởng phòng", Mailbox: "bich@tinh.gov.test"}},
 			}
 		}
 		mustSummary(t, mustImportUnits(t, db, list(), store.ImportOptions{}), store.ImportSummary{Added: 3})
