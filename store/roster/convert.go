@@ -103,14 +103,24 @@ func (t *Table) headerWidth() int {
 	return 0
 }
 
-func (t *Table) units() (converted[*store.Unit], *Errors) {
-	var out converted[*store.Unit]
+// convertRows turns every data row into a value with build, keeping the row
+// numbers for the store's problems and collecting cell problems.
+func convertRows[T any](t *Table, build func(r cellReader) T) (converted[T], *Errors) {
+	var out converted[T]
 	errs := &Errors{}
 	width := t.headerWidth()
 	for _, rec := range t.records {
 		r := cellReader{t: t, rec: rec, errs: errs}
 		r.checkWidth(width)
-		u := &store.Unit{
+		out.values = append(out.values, build(r))
+		out.lines = append(out.lines, rec.line)
+	}
+	return out, errs
+}
+
+func (t *Table) units() (converted[*store.Unit], *Errors) {
+	return convertRows(t, func(r cellReader) *store.Unit {
+		return &store.Unit{
 			Code:       r.get(store.FieldUnitCode),
 			Name:       r.get(store.FieldUnitName),
 			ParentCode: r.get(store.FieldParentCode),
@@ -123,19 +133,11 @@ func (t *Table) units() (converted[*store.Unit], *Errors) {
 			ValidFrom: r.date(store.FieldValidFrom),
 			ValidTo:   r.date(store.FieldValidTo),
 		}
-		out.values = append(out.values, u)
-		out.lines = append(out.lines, rec.line)
-	}
-	return out, errs
+	})
 }
 
 func (t *Table) respondents() (converted[*store.Respondent], *Errors) {
-	var out converted[*store.Respondent]
-	errs := &Errors{}
-	width := t.headerWidth()
-	for _, rec := range t.records {
-		r := cellReader{t: t, rec: rec, errs: errs}
-		r.checkWidth(width)
+	return convertRows(t, func(r cellReader) *store.Respondent {
 		p := &store.Respondent{
 			ExternalID: r.get(store.FieldExternalID),
 			FullName:   r.get(store.FieldFullName),
@@ -152,13 +154,9 @@ func (t *Table) respondents() (converted[*store.Respondent], *Errors) {
 			p.UnitCode = r.get(fieldUnitName)
 		}
 		p.Salutation = r.salutation()
-		for _, a := range strings.FieldsFunc(r.get(store.FieldAliases), func(c rune) bool { return c == ';' || c == ',' || unicode.IsSpace(c) }) {
-			p.Aliases = append(p.Aliases, a)
-		}
-		out.values = append(out.values, p)
-		out.lines = append(out.lines, rec.line)
-	}
-	return out, errs
+		p.Aliases = strings.FieldsFunc(r.get(store.FieldAliases), func(c rune) bool { return c == ';' || c == ',' || unicode.IsSpace(c) })
+		return p
+	})
 }
 
 // salutation reads "Danh xưng" if given, else "Giới tính".

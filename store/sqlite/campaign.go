@@ -205,16 +205,8 @@ func (s *CampaignService) FindMembers(ctx context.Context, code string, status s
 	defer rows.Close()
 	var out []*store.Member
 	for rows.Next() {
-		m := &store.Member{CampaignCode: code}
-		var st, added, changed string
-		if err := rows.Scan(&m.RespondentID, &st, &added, &changed); err != nil {
-			return nil, fmt.Errorf("find members: %w", err)
-		}
-		m.Status = store.MemberStatus(st)
-		if m.AddedAt, err = parseTime(added); err != nil {
-			return nil, fmt.Errorf("find members: %w", err)
-		}
-		if m.StatusChangedAt, err = parseTime(changed); err != nil {
+		m, err := scanMember(rows, code)
+		if err != nil {
 			return nil, fmt.Errorf("find members: %w", err)
 		}
 		out = append(out, m)
@@ -793,26 +785,32 @@ func findMember(ctx context.Context, tx *Tx, code string, respondentID int64) (*
 	} else if err != nil {
 		return nil, fmt.Errorf("find member: %w", err)
 	}
-	var (
-		m              = store.Member{CampaignCode: code, RespondentID: respondentID}
-		status         string
-		added, changed string
-	)
-	err = tx.QueryRowContext(ctx, `SELECT status, added_at, status_changed_at FROM campaign_members
-		WHERE campaign_id = ? AND respondent_id = ?`, campaignID, respondentID).Scan(&status, &added, &changed)
+	m, err := scanMember(tx.QueryRowContext(ctx, `SELECT respondent_id, status, added_at, status_changed_at
+		FROM campaign_members WHERE campaign_id = ? AND respondent_id = ?`, campaignID, respondentID), code)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.Errorf(store.ENOTFOUND, "respondent %d is not a member of campaign %s", respondentID, code)
 	} else if err != nil {
 		return nil, fmt.Errorf("find member: %w", err)
 	}
+	return m, nil
+}
+
+// scanMember reads respondent_id, status, added_at, status_changed_at.
+func scanMember(row interface{ Scan(...any) error }, code string) (*store.Member, error) {
+	m := &store.Member{CampaignCode: code}
+	var status, added, changed string
+	if err := row.Scan(&m.RespondentID, &status, &added, &changed); err != nil {
+		return nil, err
+	}
 	m.Status = store.MemberStatus(status)
+	var err error
 	if m.AddedAt, err = parseTime(added); err != nil {
-		return nil, fmt.Errorf("find member: %w", err)
+		return nil, err
 	}
 	if m.StatusChangedAt, err = parseTime(changed); err != nil {
-		return nil, fmt.Errorf("find member: %w", err)
+		return nil, err
 	}
-	return &m, nil
+	return m, nil
 }
 
 // campaignStats counts members by status, group and unit. ByUnit lists the
