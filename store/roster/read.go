@@ -37,6 +37,8 @@ type sheet struct {
 	// no saved value to the formula. XLSX only.
 	emptyFormulas map[[2]int]string
 	merges        []mergeRange
+	sheets        []string // XLSX: every sheet of the workbook
+	sheetName     string   // XLSX: the sheet read
 }
 
 // readFile reads a CSV or XLSX file into records.
@@ -83,6 +85,13 @@ func decodeText(data []byte, encoding string) (string, error) {
 		if utf8.Valid(data) {
 			return norm.NFC.String(string(data)), nil
 		}
+		// Windows-1258 text almost never forms valid multi-byte UTF-8. A file
+		// that does, and also has invalid bytes, is UTF-8 with damage:
+		// reading it as Windows-1258 would garble every name in it.
+		if at := invalidUTF8At(data); hasMultibyteUTF8(data[:at]) {
+			line := 1 + bytes.Count(data[:at], []byte("\n"))
+			return "", &lineError{line: line, msg: "not valid UTF-8, though the lines before it are: the file is damaged or mixes encodings; re-save it as CSV UTF-8 (or give --encoding windows-1258 if it really is ANSI)"}
+		}
 		fallthrough
 	case "windows-1258", "cp1258", "ansi", "win1258":
 		out, err := charmap.Windows1258.NewDecoder().Bytes(data)
@@ -98,6 +107,16 @@ func decodeText(data []byte, encoding string) (string, error) {
 		return norm.NFC.String(string(data)), nil
 	}
 	return "", fmt.Errorf("unknown encoding %q: give utf-8 or windows-1258", encoding)
+}
+
+// hasMultibyteUTF8 reports whether valid b holds any non-ASCII character.
+func hasMultibyteUTF8(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
 }
 
 func invalidUTF8At(b []byte) int {
@@ -198,7 +217,7 @@ func readXLSX(path string, opts Options) (*sheet, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sheet{letters: true}
+	s := &sheet{letters: true, sheets: names, sheetName: name}
 	for i, cells := range rows {
 		for j := range cells {
 			cells[j] = norm.NFC.String(cells[j])

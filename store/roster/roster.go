@@ -134,7 +134,11 @@ func ReadTable(path string, kind Kind, opts Options) (*Table, error) {
 		if len(s.records) == 0 {
 			addProblem(&errs, 0, -1, "", "the file is empty")
 		} else {
-			addProblem(&errs, 0, -1, "", "no header row found in the first %d rows: expected columns such as %s", headerScan, expectedHeaders(kind))
+			hint := ""
+			if len(s.sheets) > 1 {
+				hint = fmt.Sprintf(" (this is sheet %q; the workbook also has %s: choose one with --sheet)", s.sheetName, strings.Join(otherSheets(s), ", "))
+			}
+			addProblem(&errs, 0, -1, "", "no header row found in the first %d rows: expected columns such as %s%s", headerScan, expectedHeaders(kind), hint)
 		}
 		return nil, finish(&errs, path)
 	}
@@ -231,6 +235,16 @@ func expectedHeaders(kind Kind) string {
 		return "Mã đơn vị, Tên đơn vị, Đơn vị cấp trên, Thủ trưởng đơn vị, Email thủ trưởng"
 	}
 	return "Họ và tên, Chức vụ, Mã đơn vị, Nhóm đối tượng, Email"
+}
+
+func otherSheets(s *sheet) []string {
+	var out []string
+	for _, n := range s.sheets {
+		if n != s.sheetName {
+			out = append(out, fmt.Sprintf("%q", n))
+		}
+	}
+	return out
 }
 
 func blank(cells []string) bool {

@@ -330,6 +330,15 @@ func writeFixtures(t *testing.T) {
 		_ = f.SetCellFormula("Sheet1", "E2", `LOWER(SUBSTITUTE(A2," ",""))&"@binhson.gov.test"`)
 	})
 	xlsx(filepath.Join(dir, "bad", "respondents-bad-sheet.xlsx"), [][]any{{"Họ và tên", "Email"}}, nil)
+	xlsx(filepath.Join(dir, "bad", "respondents-cover-sheet.xlsx"), [][]any{
+		{"SỞ NỘI VỤ TỈNH BÌNH SƠN"}, {"Danh sách cán bộ được khảo sát: xem trang Danh sách"},
+	}, func(f *excelize.File) {
+		if _, err := f.NewSheet("Danh sách"); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.SetSheetRow("Danh sách", "A1", &[]any{"Họ và tên", "Chức vụ", "Mã đơn vị", "Nhóm đối tượng", "Email"})
+		_ = f.SetSheetName("Sheet1", "Bìa")
+	})
 
 	cp1258 := "Họ và tên,Giới tính,Chức vụ,Mã đơn vị,Nhóm đối tượng,Email\r\n" +
 		"Nguyễn Thị Thu Yến,Nữ,Phó Trưởng phòng Quản lý đô thị,STP-TH,LDP,yenntt@binhson.gov.test\r\n" +
