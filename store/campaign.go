@@ -34,6 +34,13 @@ type Campaign struct {
 	ReplyTo         string // the survey mailbox phieu polls
 	OperatorMailbox string // receives the operator digest
 	Office          string // the sender's office and contact line in every message
+	// Subaddressing puts each message's reference in its Reply-To as a plus
+	// address (khaosat+REF@...), for servers that deliver those to the
+	// survey mailbox. Off by default: not every government server does.
+	Subaddressing bool
+	// TemplateDir holds files overriding the default message templates
+	// (see package templates); "" for the defaults.
+	TemplateDir string
 
 	Location string    // IANA zone, DefaultLocation unless set
 	OpensAt  time.Time // nothing is sent before
@@ -416,6 +423,9 @@ type CampaignService interface {
 	FindCampaignByCode(ctx context.Context, code string) (*Campaign, error)
 	// FindCampaigns returns every campaign, newest deadline first.
 	FindCampaigns(ctx context.Context) ([]*Campaign, error)
+	// FindCampaignState returns a campaign's state: cheap enough to ask
+	// before every message, so a pause takes effect at once.
+	FindCampaignState(ctx context.Context, code string) (CampaignState, error)
 	// SetCampaignState moves a campaign through its life cycle.
 	SetCampaignState(ctx context.Context, code string, state CampaignState) error
 	// AddMembers adds the selected active respondents who are not members

@@ -23,12 +23,17 @@ type Config struct {
 	// Relative paths inside the file are relative to its directory.
 	Path string `yaml:"-"`
 
-	Store    StoreConfig `yaml:"store"`
-	Timezone string      `yaml:"timezone"`
-	SMTP     SMTPConfig  `yaml:"smtp"`
-	IMAP     IMAPConfig  `yaml:"imap"`
-	HTTP     HTTPConfig  `yaml:"http"`
-	Log      LogConfig   `yaml:"log"`
+	Store StoreConfig `yaml:"store"`
+	// SecretFile holds the per-installation secret that keys message
+	// references; created on first use, kept outside the database so a copy
+	// of the database alone cannot forge or link them. $PHIEU_SECRET
+	// overrides it.
+	SecretFile string     `yaml:"secret_file"`
+	Timezone   string     `yaml:"timezone"`
+	SMTP       SMTPConfig `yaml:"smtp"`
+	IMAP       IMAPConfig `yaml:"imap"`
+	HTTP       HTTPConfig `yaml:"http"`
+	Log        LogConfig  `yaml:"log"`
 
 	doc *yamlfile.Doc // positions of the keys, for Validate
 }
@@ -81,8 +86,9 @@ type LogConfig struct {
 // machine, nothing that could reach another.
 func DefaultConfig() Config {
 	return Config{
-		Store:    StoreConfig{Path: "phieu.db"},
-		Timezone: store.DefaultLocation,
+		Store:      StoreConfig{Path: "phieu.db"},
+		SecretFile: "phieu.secret",
+		Timezone:   store.DefaultLocation,
 		SMTP: SMTPConfig{
 			ServerConfig: ServerConfig{Host: "127.0.0.1", Port: 2525, TLS: "none"},
 			Connections:  2,
@@ -145,6 +151,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.TrimSpace(c.Store.Path) == "" {
 		doc.Errorf("store.path", "store.path: is required")
+	}
+	if strings.TrimSpace(c.SecretFile) == "" {
+		doc.Errorf("secret_file", "secret_file: is required (it is created on first use)")
 	}
 	if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
 		doc.Errorf("timezone", "timezone: %q is not a known time zone (write Asia/Ho_Chi_Minh)", c.Timezone)

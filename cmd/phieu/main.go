@@ -116,6 +116,12 @@ func (m *Main) commands() []command {
 		{"campaign list", "", "list campaigns", campaignListHelp, func(m *Main) runner { return &CampaignListCommand{m: m} }},
 		{"campaign show", "CODE", "show a campaign with counts by group and unit", campaignShowHelp, func(m *Main) runner { return &CampaignShowCommand{m: m} }},
 		{"campaign add-members", "CODE", "add respondents to a campaign by group and unit", campaignAddMembersHelp, func(m *Main) runner { return &CampaignAddMembersCommand{m: m} }},
+		{"campaign pause", "CODE", "stop sending for a campaign until resumed", campaignPauseHelp, func(m *Main) runner { return &CampaignStateCommand{m: m, state: store.CampaignPaused} }},
+		{"campaign resume", "CODE", "resume sending for a paused campaign", campaignPauseHelp, func(m *Main) runner { return &CampaignStateCommand{m: m, state: store.CampaignActive} }},
+		{"send", "", "queue invitations and deliver the outbox through the SMTP server", sendHelp, func(m *Main) runner { return &SendCommand{m: m} }},
+		{"outbox list", "", "list outbox messages and their states", outboxListHelp, func(m *Main) runner { return &OutboxListCommand{m: m} }},
+		{"outbox show", "ID", "show one outbox message with every SMTP attempt", outboxShowHelp, func(m *Main) runner { return &OutboxShowCommand{m: m} }},
+		{"preview", "", "print a message as its recipient would see it (or its raw MIME)", previewHelp, func(m *Main) runner { return &PreviewCommand{m: m} }},
 		{"bench import", "", "measure roster import speed against a bare CSV-to-SQLite loader", benchImportHelp, func(m *Main) runner { return &BenchImportCommand{m: m} }},
 	}
 }

@@ -6,6 +6,7 @@ package campaignfile
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,7 +37,10 @@ type file struct {
 		Rounds []string `yaml:"rounds"`
 	} `yaml:"escalation"`
 	Calendar *calendar `yaml:"calendar"`
-	Rates    struct {
+	// Templates is a directory of files overriding the default messages,
+	// relative to the campaign file.
+	Templates string `yaml:"templates"`
+	Rates     struct {
 		PerMinute int `yaml:"per_minute"`
 		PerHour   int `yaml:"per_hour"`
 	} `yaml:"rate_limits"`
@@ -48,6 +52,8 @@ type sender struct {
 	ReplyTo  string `yaml:"reply_to"`
 	Operator string `yaml:"operator"`
 	Office   string `yaml:"office"`
+	// Subaddressing: Reply-To carries the message reference as a plus address.
+	Subaddressing bool `yaml:"subaddressing"`
 }
 
 type questions struct {
@@ -106,6 +112,7 @@ func Parse(path string, data []byte) (*store.Campaign, error) {
 		ReplyTo:         store.NormalizeMailbox(f.Sender.ReplyTo),
 		OperatorMailbox: store.NormalizeMailbox(f.Sender.Operator),
 		Office:          strings.TrimSpace(f.Sender.Office),
+		Subaddressing:   f.Sender.Subaddressing,
 		Location:        strings.TrimSpace(f.Timezone),
 		Groups:          f.Groups,
 		Units:           f.Units,
@@ -132,6 +139,16 @@ func Parse(path string, data []byte) (*store.Campaign, error) {
 		c.Escalation.Rounds = parseRounds(doc, "escalation.rounds", f.Escalation.Rounds)
 	}
 	c.Calendar = parseCalendar(doc, f.Calendar)
+	if t := strings.TrimSpace(f.Templates); t != "" {
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(filepath.Dir(path), t)
+		}
+		if st, err := os.Stat(t); err != nil || !st.IsDir() {
+			doc.Errorf("templates", "%s is not a directory of templates", t)
+		} else if abs, err := filepath.Abs(t); err == nil {
+			c.TemplateDir = abs
+		}
+	}
 
 	if err := doc.Err(); err != nil {
 		return nil, err

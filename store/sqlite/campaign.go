@@ -71,6 +71,22 @@ func (s *CampaignService) FindCampaigns(ctx context.Context) ([]*store.Campaign,
 	return findCampaigns(ctx, tx, "")
 }
 
+// FindCampaignState returns the campaign's state or ENOTFOUND.
+func (s *CampaignService) FindCampaignState(ctx context.Context, code string) (store.CampaignState, error) {
+	tx, err := s.db.BeginTx(ctx, false)
+	if err != nil {
+		return "", fmt.Errorf("campaign state: %w", err)
+	}
+	defer tx.Rollback()
+	var state string
+	if err := tx.QueryRowContext(ctx, `SELECT state FROM campaigns WHERE code = ?`, code).Scan(&state); errors.Is(err, sql.ErrNoRows) {
+		return "", store.Errorf(store.ENOTFOUND, "campaign %s not found", code)
+	} else if err != nil {
+		return "", fmt.Errorf("campaign state: %w", err)
+	}
+	return store.CampaignState(state), nil
+}
+
 // SetCampaignState moves the campaign to state. Allowed moves are draft →
 // active, active ⇄ paused, and any open state → closed; closing is final.
 // Setting the current state again is a no-op.
@@ -93,6 +109,13 @@ func (s *CampaignService) SetCampaignState(ctx context.Context, code string, sta
 	if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET state = ?, updated_at = ? WHERE id = ?`,
 		string(state), formatTime(tx.now), c.ID); err != nil {
 		return fmt.Errorf("set campaign state: %w", err)
+	}
+	if state == store.CampaignClosed {
+		// Closing is final: what was still to be sent never will be.
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'suppressed', reason = ?, updated_at = ?
+			WHERE campaign_id = ? AND state IN ('queued', 'deferred')`, store.ReasonClosed, formatTime(tx.now), c.ID); err != nil {
+			return fmt.Errorf("set campaign state: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("set campaign state: commit: %w", err)
@@ -442,11 +465,12 @@ func createCampaign(ctx context.Context, tx *Tx, c *store.Campaign) error {
 	now := formatTime(tx.now)
 	res, err := tx.ExecContext(ctx, `INSERT INTO campaigns (code, title, legal_ref, sender_name, sender_address, reply_to,
 		operator_mailbox, office, location, opens_at, deadline, questionnaire_title, questionnaire_intro,
-		reminders, escalation, calendar, rates, state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		reminders, escalation, calendar, rates, state, subaddressing, template_dir, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Code, c.Title, c.LegalRef, c.SenderName, c.SenderAddress, c.ReplyTo,
 		c.OperatorMailbox, c.Office, c.Location, formatTime(c.OpensAt), formatTime(c.Deadline),
-		c.Questionnaire.Title, c.Questionnaire.Intro, docs[0], docs[1], docs[2], docs[3], string(c.State), now, now)
+		c.Questionnaire.Title, c.Questionnaire.Intro, docs[0], docs[1], docs[2], docs[3], string(c.State),
+		c.Subaddressing, c.TemplateDir, now, now)
 	if err != nil {
 		return fmt.Errorf("create campaign: %w", err)
 	}
@@ -512,7 +536,7 @@ func findCampaigns(ctx context.Context, tx *Tx, code string) ([]*store.Campaign,
 func loadCampaignRows(ctx context.Context, tx *Tx, code string) ([]*store.Campaign, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, code, title, legal_ref, sender_name, sender_address, reply_to,
 		operator_mailbox, office, location, opens_at, deadline, questionnaire_title, questionnaire_intro,
-		reminders, escalation, calendar, rates, state, created_at, updated_at
+		reminders, escalation, calendar, rates, state, subaddressing, template_dir, created_at, updated_at
 		FROM campaigns WHERE ? = '' OR code = ? ORDER BY deadline DESC, code`, code, code)
 	if err != nil {
 		return nil, err
@@ -528,7 +552,7 @@ func loadCampaignRows(ctx context.Context, tx *Tx, code string) ([]*store.Campai
 		)
 		if err := rows.Scan(&c.ID, &c.Code, &c.Title, &c.LegalRef, &c.SenderName, &c.SenderAddress, &c.ReplyTo,
 			&c.OperatorMailbox, &c.Office, &c.Location, &opens, &deadline, &c.Questionnaire.Title, &c.Questionnaire.Intro,
-			&reminders, &escalation, &calendar, &rates, &state, &created, &updated); err != nil {
+			&reminders, &escalation, &calendar, &rates, &state, &c.Subaddressing, &c.TemplateDir, &created, &updated); err != nil {
 			return nil, err
 		}
 		c.State = store.CampaignState(state)

@@ -319,6 +319,11 @@ func (db *DB) applyMigration(ctx context.Context, m migration) error {
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
+// formatDue stores a moment something becomes due at the transaction
+// clock's precision, so that a time computed from an untruncated reading
+// ("retry in an hour") is due when a later transaction's clock reaches it.
+func formatDue(t time.Time) string { return formatTime(t.Truncate(nowPrecision)) }
+
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {

@@ -1,0 +1,419 @@
+// Package mailer delivers phieu's outbox through the province's official
+// mail server: a pipeline of small stages (claim, check, render, pace, send,
+// record) in the manner of Alertmanager's notifier, over go-mail's SMTP
+// client, one connection reused for many messages, a few in parallel.
+package mailer
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail/smtp"
+
+	"github.com/phieu/phieu/store"
+)
+
+// TLS modes of a server connection.
+const (
+	TLSStartTLS = "starttls" // plain connect, STARTTLS required before anything else
+	TLSImplicit = "tls"      // TLS from the first byte (port 465)
+	TLSNone     = "none"     // only for a server on this machine
+)
+
+// Config is the official mail server and how phieu may use it.
+type Config struct {
+	Host       string
+	Port       int
+	TLS        string // TLSStartTLS, TLSImplicit or TLSNone
+	CAFile     string // PEM of the CA that signed the server's certificate, added to the system pool
+	ServerName string // the name on the certificate, if not Host
+	Username   string
+	Password   string // never logged
+	Auth       string // plain, login, cram-md5, or "" to pick from what the server offers
+	HeloName   string // "" for the host name of this machine
+
+	Connections int // parallel connections, default 2
+	PerMinute   int // 0: no cap
+	PerHour     int // 0: no cap
+
+	DialTimeout    time.Duration // default 30s
+	CommandTimeout time.Duration // each command and the DATA transfer; default 2m
+}
+
+func (c *Config) withDefaults() Config {
+	out := *c
+	if out.Connections <= 0 {
+		out.Connections = 2
+	}
+	if out.DialTimeout <= 0 {
+		out.DialTimeout = 30 * time.Second
+	}
+	if out.CommandTimeout <= 0 {
+		out.CommandTimeout = 2 * time.Minute
+	}
+	if out.TLS == "" {
+		out.TLS = TLSStartTLS
+	}
+	return out
+}
+
+// IsLoopback reports whether host names this machine, the only place a
+// connection without TLS is allowed to go.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Error is a failed step of an SMTP conversation: where it failed, and what
+// the server said, if anything.
+type Error struct {
+	Stage  store.SMTPStage
+	Code   int    // SMTP reply code; 0 when the server said nothing (network, TLS, timeout)
+	Status string // enhanced status code, "4.7.0"
+	Text   string // the server's text, or the local error
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Code != 0 {
+		s := fmt.Sprintf("smtp %s: %d", e.Stage, e.Code)
+		if e.Status != "" {
+			s += " " + e.Status
+		}
+		return s + " " + e.Text
+	}
+	return fmt.Sprintf("smtp %s: %s", e.Stage, e.Text)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent reports a 5xx reply: trying again will not help.
+func (e *Error) Permanent() bool { return e.Code >= 500 }
+
+// Connection reports an error of the connection rather than of one message:
+// dialing, TLS, greeting, login, or a conversation cut without a reply. The
+// sender counts these to notice that the server is down.
+func (e *Error) Connection() bool {
+	switch e.Stage {
+	case store.StageDial, store.StageTLS, store.StageHelo, store.StageAuth:
+		return true
+	}
+	return e.Code == 0 || e.Code == 421
+}
+
+// NeedsPerson reports an error that retrying cannot fix: a refused login
+// or sender address, a certificate that does not verify, no STARTTLS or no
+// usable login method. The sender stops at once (and does not lock the
+// account with repeated wrong passwords).
+func (e *Error) NeedsPerson() bool {
+	switch e.Stage {
+	case store.StageAuth, store.StageMail:
+		return e.Permanent() || e.Code == 0 && e.Err == nil
+	case store.StageTLS:
+		var verify *tls.CertificateVerificationError
+		var unknown x509.UnknownAuthorityError
+		var hostname x509.HostnameError
+		var invalid x509.CertificateInvalidError
+		return e.Err == nil || errors.As(e.Err, &verify) || errors.As(e.Err, &unknown) ||
+			errors.As(e.Err, &hostname) || errors.As(e.Err, &invalid) || e.Permanent()
+	}
+	return false
+}
+
+var throttleText = regexp.MustCompile(`(?i)too many|rate|throttl|limit|try again later|slow down|quá nhiều|vượt`)
+
+// Throttling reports a reply that says the server wants us to slow down:
+// 421 (closing), 4.7.x (policy, including rate limits), 450/451/452 when
+// they are not about one recipient's mailbox, or text saying so. These slow
+// the whole sender down and never fail a message.
+func (e *Error) Throttling() bool {
+	if e.Code < 400 || e.Code >= 500 {
+		return false
+	}
+	if e.Code == 421 || strings.HasPrefix(e.Status, "4.7.") || throttleText.MatchString(e.Text) {
+		return true
+	}
+	switch e.Code {
+	case 450, 451, 452:
+		// 4.2.x is about the recipient's mailbox (busy, full): retry that
+		// message only. 4.3.x/4.4.5/4.5.3 (system or recipients) or none:
+		// the server as a whole is pushing back.
+		return !strings.HasPrefix(e.Status, "4.2.") && !strings.HasPrefix(e.Status, "4.1.")
+	}
+	return false
+}
+
+var enhancedRE = regexp.MustCompile(`^([245])\.(\d{1,3})\.(\d{1,3})\b`)
+
+// smtpError turns what go-mail's client returned at stage into an *Error.
+func smtpError(stage store.SMTPStage, err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	out := &Error{Stage: stage, Err: err, Text: err.Error()}
+	var tp *textproto.Error
+	if errors.As(err, &tp) {
+		out.Code = tp.Code
+		out.Text = strings.TrimSpace(tp.Msg)
+		if m := enhancedRE.FindString(out.Text); m != "" && m[0] == strconv.Itoa(tp.Code)[0] {
+			out.Status = m
+			out.Text = strings.TrimSpace(out.Text[len(m):])
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		out.Text = "the server closed the connection"
+	}
+	return out
+}
+
+// Transport opens connections to the mail server.
+type Transport struct {
+	cfg Config
+	tls *tls.Config
+}
+
+// NewTransport checks cfg and prepares TLS: verification is always on; a CA
+// file adds the province's internal CA to the system's.
+func NewTransport(cfg Config) (*Transport, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Host == "" || cfg.Port <= 0 || cfg.Port > 65535 {
+		return nil, store.Errorf(store.EINVALID, "smtp: host and port are required (got %q:%d)", cfg.Host, cfg.Port)
+	}
+	switch cfg.TLS {
+	case TLSStartTLS, TLSImplicit:
+	case TLSNone:
+		if !IsLoopback(cfg.Host) {
+			return nil, store.Errorf(store.EINVALID, "smtp: tls: none is allowed only for a server on this machine, not %s", cfg.Host)
+		}
+	default:
+		return nil, store.Errorf(store.EINVALID, "smtp: tls %q is not starttls, tls or none", cfg.TLS)
+	}
+	t := &Transport{cfg: cfg}
+	if cfg.TLS != TLSNone {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if cfg.CAFile != "" {
+			pem, err := os.ReadFile(cfg.CAFile)
+			if err != nil {
+				return nil, store.Errorf(store.EINVALID, "smtp: ca_file: %v", err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, store.Errorf(store.EINVALID, "smtp: ca_file %s holds no PEM certificate", cfg.CAFile)
+			}
+		}
+		name := cfg.ServerName
+		if name == "" {
+			name = cfg.Host
+		}
+		t.tls = &tls.Config{ServerName: name, RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return t, nil
+}
+
+// Config returns the transport's configuration with defaults filled in.
+func (t *Transport) Config() Config { return t.cfg }
+
+// Conn is one open, greeted and logged-in connection.
+type Conn struct {
+	t      *Transport
+	conn   net.Conn
+	client *smtp.Client
+	dsn    bool
+	stop   func() bool
+	tls    bool
+	broken bool // the conversation is out of step: close, do not reuse
+}
+
+// Broken reports whether the connection must be closed rather than reused.
+func (c *Conn) Broken() bool { return c.broken }
+
+// Dial connects, greets, secures and logs in. Cancelling ctx closes the
+// connection at once, whatever it is doing.
+func (t *Transport) Dial(ctx context.Context) (*Conn, error) {
+	addr := net.JoinHostPort(t.cfg.Host, strconv.Itoa(t.cfg.Port))
+	d := net.Dialer{Timeout: t.cfg.DialTimeout}
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, &Error{Stage: store.StageDial, Text: err.Error(), Err: err}
+	}
+	c := &Conn{t: t, conn: raw}
+	c.stop = context.AfterFunc(ctx, func() { raw.Close() })
+	fail := func(e *Error) (*Conn, error) {
+		c.Close()
+		return nil, e
+	}
+	if t.cfg.TLS == TLSImplicit {
+		tc := tls.Client(raw, t.tls)
+		raw.SetDeadline(time.Now().Add(t.cfg.CommandTimeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fail(&Error{Stage: store.StageTLS, Text: err.Error(), Err: err})
+		}
+		c.conn, c.tls = tc, true
+	}
+	c.conn.SetDeadline(time.Now().Add(t.cfg.CommandTimeout))
+	client, err := smtp.NewClient(c.conn, t.cfg.Host)
+	if err != nil {
+		return fail(smtpError(store.StageHelo, err))
+	}
+	c.client = client
+	helo := t.cfg.HeloName
+	if helo == "" {
+		helo, _ = os.Hostname()
+	}
+	if helo != "" {
+		if err := client.Hello(helo); err != nil {
+			return fail(smtpError(store.StageHelo, err))
+		}
+	}
+	if t.cfg.TLS == TLSStartTLS {
+		if ok, _ := client.Extension("STARTTLS"); !ok {
+			return fail(&Error{Stage: store.StageTLS, Text: "the server does not offer STARTTLS, and tls: starttls requires it"})
+		}
+		if err := client.StartTLS(t.tls); err != nil {
+			return fail(smtpError(store.StageTLS, err))
+		}
+		c.tls = true
+	}
+	if t.cfg.Username != "" {
+		c.conn.SetDeadline(time.Now().Add(t.cfg.CommandTimeout))
+		auth, err := c.auth()
+		if err != nil {
+			return fail(err.(*Error))
+		}
+		if err := client.Auth(auth); err != nil {
+			return fail(smtpError(store.StageAuth, err))
+		}
+	}
+	c.dsn, _ = client.Extension("DSN")
+	return c, nil
+}
+
+func (c *Conn) auth() (smtp.Auth, error) {
+	cfg := c.t.cfg
+	mech := strings.ToLower(cfg.Auth)
+	if mech == "" {
+		_, offered := c.client.Extension("AUTH")
+		offered = " " + strings.ToUpper(offered) + " "
+		switch {
+		case strings.Contains(offered, " PLAIN "):
+			mech = "plain"
+		case strings.Contains(offered, " LOGIN "):
+			mech = "login"
+		case strings.Contains(offered, " CRAM-MD5 "):
+			mech = "cram-md5"
+		default:
+			return nil, &Error{Stage: store.StageAuth, Text: fmt.Sprintf("the server offers no login method phieu knows (AUTH%s)", strings.TrimRight(offered, " "))}
+		}
+	}
+	// The password goes out only under TLS, or to this machine.
+	allowPlain := c.tls || IsLoopback(cfg.Host)
+	switch mech {
+	case "plain":
+		return smtp.PlainAuth("", cfg.Username, cfg.Password, cfg.Host, allowPlain), nil
+	case "login":
+		return smtp.LoginAuth(cfg.Username, cfg.Password, cfg.Host, allowPlain), nil
+	case "cram-md5":
+		return smtp.CRAMMD5Auth(cfg.Username, cfg.Password), nil
+	}
+	return nil, &Error{Stage: store.StageAuth, Text: fmt.Sprintf("auth %q is not plain, login or cram-md5", cfg.Auth)}
+}
+
+// DSN reports whether the server accepts delivery status requests.
+func (c *Conn) DSN() bool { return c.dsn }
+
+// Envelope is the SMTP envelope of one message.
+type Envelope struct {
+	From string
+	To   string
+	// EnvelopeID is sent as the DSN ENVID, with RET=HDRS and
+	// NOTIFY=FAILURE,DELAY, when the server offers DSN: bounces then name
+	// the message whatever the remote server does to its headers.
+	EnvelopeID string
+}
+
+// Send sends one message on the connection. After an error with a reply
+// code the connection stays usable (it has been reset); after one without,
+// it must be closed.
+func (c *Conn) Send(env Envelope, msg []byte) error {
+	timeout := c.t.cfg.CommandTimeout
+	c.conn.SetDeadline(time.Now().Add(timeout))
+	if c.dsn && env.EnvelopeID != "" {
+		// go-mail's client adds " RET=<this>" to MAIL FROM when the server
+		// offers DSN and has no ENVID option: carry ENVID in the same slot.
+		// The id is our base32 reference, valid xtext as it is.
+		c.client.SetDSNMailReturnOption("HDRS ENVID=" + env.EnvelopeID)
+		c.client.SetDSNRcptNotifyOption("FAILURE,DELAY")
+	} else {
+		c.client.SetDSNMailReturnOption("")
+		c.client.SetDSNRcptNotifyOption("")
+	}
+	if err := c.client.Mail(env.From); err != nil {
+		return c.reset(smtpError(store.StageMail, err))
+	}
+	if err := c.client.Rcpt(env.To); err != nil {
+		return c.reset(smtpError(store.StageRcpt, err))
+	}
+	w, err := c.client.Data()
+	if err != nil {
+		return c.reset(smtpError(store.StageData, err))
+	}
+	if _, err := w.Write(msg); err != nil {
+		w.Close()
+		c.broken = true
+		return smtpError(store.StageData, err)
+	}
+	if err := w.Close(); err != nil {
+		e := smtpError(store.StageData, err)
+		c.broken = e.Code == 0 || e.Code == 421
+		return e
+	}
+	return nil
+}
+
+// reset returns the server to a clean state after a refused command, so the
+// connection serves the next message.
+func (c *Conn) reset(e *Error) *Error {
+	if e.Code == 0 || e.Code == 421 {
+		c.broken = true
+		return e
+	}
+	if err := c.client.Reset(); err != nil {
+		c.broken = true
+		e.Err = errors.Join(e.Err, err)
+	}
+	return e
+}
+
+// Close says QUIT when it can and closes the connection.
+func (c *Conn) Close() error {
+	if c.stop != nil {
+		c.stop()
+	}
+	if c.client != nil {
+		c.conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := c.client.Quit(); err == nil {
+			return nil
+		}
+	}
+	return c.conn.Close()
+}

@@ -1,0 +1,641 @@
+// Package templates renders the Vietnamese messages phieu sends: invitations,
+// reminders, receipts, correction requests and the three digests. Each kind
+// has a subject, a plain-text part and an HTML part. The defaults are
+// embedded; a campaign may override any file from a directory.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	texttemplate "text/template"
+	"time"
+	"unicode/utf8"
+
+	"github.com/phieu/phieu/store"
+	"github.com/phieu/phieu/store/vn"
+)
+
+// Kind is a kind of message.
+type Kind string
+
+const (
+	Invitation     Kind = "invitation"      // to a respondent
+	Reminder       Kind = "reminder"        // to a non-respondent; firmer with each round
+	Receipt        Kind = "receipt"         // answers recorded
+	Correction     Kind = "correction"      // answers missing or invalid
+	HeadDigest     Kind = "head_digest"     // to a unit head: who has not answered
+	OperatorDigest Kind = "operator_digest" // to the Home Affairs operator: progress
+	LiaisonDigest  Kind = "liaison_digest"  // to the IT liaison: delivery failures
+)
+
+// Kinds lists every kind.
+var Kinds = []Kind{Invitation, Reminder, Receipt, Correction, HeadDigest, OperatorDigest, LiaisonDigest}
+
+// ParseKind returns the kind named s.
+func ParseKind(s string) (Kind, error) {
+	for _, k := range Kinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = string(k)
+	}
+	return "", store.Errorf(store.EINVALID, "%q is not a message kind (%s)", s, strings.Join(names, ", "))
+}
+
+// Data is everything a template may show. Fields a kind does not use stay
+// zero. Answers, Problems and Digest travel as JSON in the outbox payload.
+type Data struct {
+	Campaign   *store.Campaign   `json:"-"`
+	Respondent *store.Respondent `json:"-"`
+	Unit       *store.Unit       `json:"-"` // the respondent's unit, or the head's for HeadDigest
+	Now        time.Time         `json:"-"` // the moment of rendering: days left count from it
+	Round      int               `json:"-"`
+	Ref        string            `json:"-"` // "KS-7F3A9CQ2XM", shown in the subject
+
+	Answers  []Answer        `json:"answers,omitempty"`
+	Problems []AnswerProblem `json:"problems,omitempty"`
+	Digest   *Digest         `json:"digest,omitempty"`
+}
+
+// Answer is one recorded answer, as the respondent would read it.
+type Answer struct {
+	Code  string `json:"code"`
+	Text  string `json:"text"`
+	Value string `json:"value"` // "8", "B – Hợp lý", free text
+}
+
+// AnswerProblem is an answer that is missing or invalid.
+type AnswerProblem struct {
+	Code    string `json:"code"`
+	Text    string `json:"text"`
+	Problem string `json:"problem"` // "chưa trả lời", "giá trị 12 ngoài thang 1–10"
+}
+
+// Digest is what the three digests report.
+type Digest struct {
+	Counts   store.StatusCounts   `json:"counts,omitempty"`
+	Pending  []DigestMember       `json:"pending,omitempty"`
+	Stats    *store.CampaignStats `json:"stats,omitempty"`
+	Failures []DigestFailure      `json:"failures,omitempty"`
+	Since    time.Time            `json:"since,omitzero"`
+}
+
+// DigestMember is one person in a unit head's digest.
+type DigestMember struct {
+	Name     string             `json:"name"`
+	Title    string             `json:"title,omitempty"`
+	UnitName string             `json:"unit_name,omitempty"`
+	Mailbox  string             `json:"mailbox,omitempty"`
+	Status   store.MemberStatus `json:"status"`
+}
+
+// DigestFailure is one delivery failure in the IT liaison's digest.
+type DigestFailure struct {
+	At       time.Time `json:"at"`
+	Name     string    `json:"name,omitempty"`
+	UnitName string    `json:"unit_name,omitempty"`
+	Mailbox  string    `json:"mailbox"`
+	Domain   string    `json:"domain"`
+	Stage    string    `json:"stage"` // dial, tls, auth, mail, rcpt, data, or dsn for a bounce
+	Code     int       `json:"code,omitempty"`
+	Status   string    `json:"status,omitempty"`
+	Class    string    `json:"class"`
+	Text     string    `json:"text"`
+	Count    int       `json:"count,omitempty"`
+}
+
+// Message is a rendered message.
+type Message struct{ Subject, Text, HTML string }
+
+// Set is a parsed set of templates for every kind.
+type Set struct {
+	subject map[Kind]*texttemplate.Template
+	text    map[Kind]*texttemplate.Template
+	html    map[Kind]*htmltemplate.Template
+}
+
+//go:embed default/*.tmpl
+var defaultFS embed.FS
+
+// Template files: for each kind, KIND.subject.tmpl, KIND.txt.tmpl and
+// KIND.html.tmpl; common.txt.tmpl and common.html.tmpl hold the blocks they
+// share (questionnaire, reply instructions, signature).
+const (
+	commonText = "common.txt.tmpl"
+	commonHTML = "common.html.tmpl"
+)
+
+func fileNames() []string {
+	names := []string{commonText, commonHTML}
+	for _, k := range Kinds {
+		names = append(names, string(k)+".subject.tmpl", string(k)+".txt.tmpl", string(k)+".html.tmpl")
+	}
+	return names
+}
+
+var (
+	defaultOnce sync.Once
+	defaultSet  *Set
+	defaultErr  error
+)
+
+// Default returns the embedded Vietnamese templates. Tests prove they parse.
+func Default() *Set {
+	defaultOnce.Do(func() { defaultSet, defaultErr = load("") })
+	if defaultErr != nil {
+		panic(defaultErr)
+	}
+	return defaultSet
+}
+
+// Load returns the defaults overridden by the files present in dir. Files
+// that are not template names are refused, so a misspelt override is not
+// silently ignored.
+func Load(dir string) (*Set, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("templates: %s is not a directory", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	known := map[string]bool{}
+	for _, n := range fileNames() {
+		known[n] = true
+	}
+	var unknown []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmpl") && !known[e.Name()] {
+			unknown = append(unknown, e.Name())
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("templates: %s: unknown template files %s (expected KIND.subject.tmpl, KIND.txt.tmpl, KIND.html.tmpl for kinds %v, or common.txt.tmpl, common.html.tmpl)",
+			dir, strings.Join(unknown, ", "), Kinds)
+	}
+	return load(dir)
+}
+
+// read returns a template file's path and contents: from dir when there,
+// else the embedded default.
+func read(dir, name string) (string, string, error) {
+	if dir != "" {
+		p := filepath.Join(dir, name)
+		b, err := os.ReadFile(p)
+		if err == nil {
+			if !utf8.Valid(b) {
+				return p, "", fmt.Errorf("templates: %s is not UTF-8", p)
+			}
+			return p, string(b), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return p, "", fmt.Errorf("templates: %w", err)
+		}
+	}
+	b, err := defaultFS.ReadFile("default/" + name)
+	if err != nil {
+		return "", "", fmt.Errorf("templates: default %s: %w", name, err)
+	}
+	return "default/" + name, string(b), nil
+}
+
+func load(dir string) (*Set, error) {
+	s := &Set{subject: map[Kind]*texttemplate.Template{}, text: map[Kind]*texttemplate.Template{}, html: map[Kind]*htmltemplate.Template{}}
+	ctPath, ct, err := read(dir, commonText)
+	if err != nil {
+		return nil, err
+	}
+	chPath, ch, err := read(dir, commonHTML)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range Kinds {
+		path, src, err := read(dir, string(k)+".subject.tmpl")
+		if err != nil {
+			return nil, err
+		}
+		if s.subject[k], err = texttemplate.New(path).Funcs(funcs).Option("missingkey=error").Parse(src); err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		path, src, err = read(dir, string(k)+".txt.tmpl")
+		if err != nil {
+			return nil, err
+		}
+		t := texttemplate.New(path).Funcs(funcs).Option("missingkey=error")
+		if _, err := t.New(ctPath).Parse(ct); err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		if s.text[k], err = t.Parse(src); err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		path, src, err = read(dir, string(k)+".html.tmpl")
+		if err != nil {
+			return nil, err
+		}
+		h := htmltemplate.New(path).Funcs(htmltemplate.FuncMap(funcs)).Option("missingkey=error")
+		if _, err := h.New(chPath).Parse(ch); err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		if s.html[k], err = h.Parse(src); err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Render renders one message.
+func (s *Set) Render(kind Kind, d *Data) (*Message, error) {
+	if d == nil || d.Campaign == nil {
+		return nil, fmt.Errorf("templates: render %s: no campaign", kind)
+	}
+	if s.subject[kind] == nil {
+		return nil, fmt.Errorf("templates: render: unknown kind %q", kind)
+	}
+	if kind == HeadDigest && d.Unit == nil {
+		return nil, fmt.Errorf("templates: render %s: no unit", kind)
+	}
+	if (kind == Invitation || kind == Reminder || kind == Receipt || kind == Correction) && d.Respondent == nil {
+		return nil, fmt.Errorf("templates: render %s: no respondent", kind)
+	}
+	v := view{Data: d}
+	var subj, text, html bytes.Buffer
+	if err := s.subject[kind].Execute(&subj, v); err != nil {
+		return nil, fmt.Errorf("templates: render %s subject: %w", kind, err)
+	}
+	if err := s.text[kind].Execute(&text, v); err != nil {
+		return nil, fmt.Errorf("templates: render %s text: %w", kind, err)
+	}
+	if err := s.html[kind].Execute(&html, v); err != nil {
+		return nil, fmt.Errorf("templates: render %s html: %w", kind, err)
+	}
+	m := &Message{
+		Subject: strings.Join(strings.Fields(vn.NFC(subj.String())), " "),
+		Text:    tidyText(vn.NFC(text.String())),
+		HTML:    vn.NFC(strings.TrimSpace(html.String())) + "\n",
+	}
+	if m.Subject == "" {
+		return nil, fmt.Errorf("templates: render %s: the subject is empty", kind)
+	}
+	return m, nil
+}
+
+// tidyText drops trailing spaces and runs of blank lines, so templates can
+// be laid out for reading without leaving stray white space in the mail.
+func tidyText(s string) string {
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	var out []string
+	blank := true // drop leading blank lines
+	for _, l := range lines {
+		l = strings.TrimRight(l, " \t")
+		if l == "" {
+			if blank {
+				continue
+			}
+			blank = true
+		} else {
+			blank = false
+		}
+		out = append(out, l)
+	}
+	return strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
+}
+
+// view is what templates execute on: the Data plus derived values.
+type view struct{ *Data }
+
+// Loc is the campaign's time zone.
+func (v view) Loc() *time.Location { return v.Campaign.Loc() }
+
+// You is how the letter addresses the respondent: Ông, Bà, đồng chí, or
+// Ông/Bà when the roster does not say.
+func (v view) You() string { return pronoun(v.Respondent) }
+
+// Salutation is the opening line.
+func (v view) Salutation() string {
+	unit := ""
+	if v.Unit != nil {
+		unit = v.Unit.Name
+	}
+	return Salutation(v.Respondent, unit)
+}
+
+// Deadline is "23 giờ 59 ngày 03/03/2023".
+func (v view) Deadline() string { return DeadlineText(v.Campaign) }
+
+// DaysLeft counts calendar days to the deadline.
+func (v view) DaysLeft() int { return DaysLeft(v.Campaign, v.Now) }
+
+// DaysLeftText is "còn 5 ngày" or "hôm nay là hạn cuối".
+func (v view) DaysLeftText() string {
+	switch n := v.DaysLeft(); {
+	case n > 0:
+		return fmt.Sprintf("còn %d ngày", n)
+	case n == 0:
+		return "hôm nay là hạn cuối"
+	default:
+		return "đã quá hạn"
+	}
+}
+
+// NowText is the rendering moment as "dd/mm/yyyy hh:mm".
+func (v view) NowText() string { return v.Now.In(v.Loc()).Format("02/01/2006 15:04") }
+
+// HeadName is the unit head's name with their title.
+func (v view) HeadName() string {
+	if v.Unit == nil {
+		return ""
+	}
+	h := v.Unit.Head
+	switch {
+	case h.Title != "" && h.Name != "":
+		return h.Title + " " + h.Name
+	case h.Name != "":
+		return h.Name
+	}
+	return "Thủ trưởng " + v.Unit.Name
+}
+
+func pronoun(r *store.Respondent) string {
+	if r == nil {
+		return "Ông/Bà"
+	}
+	switch r.Salutation {
+	case store.SalutationOng:
+		return "Ông"
+	case store.SalutationBa:
+		return "Bà"
+	case store.SalutationDongChi:
+		return "đồng chí"
+	}
+	return "Ông/Bà"
+}
+
+// Salutation returns the opening line: "Kính gửi: Ông Nguyễn Văn An, Giám
+// đốc Sở Tư pháp". The unit name follows the title unless the title already
+// names it; with no title the unit follows the name.
+func Salutation(r *store.Respondent, unitName string) string {
+	if r == nil {
+		return "Kính gửi: Ông/Bà"
+	}
+	var b strings.Builder
+	if r.Salutation == store.SalutationDongChi {
+		b.WriteString("Kính gửi đồng chí ")
+	} else {
+		b.WriteString("Kính gửi: " + pronoun(r) + " ")
+	}
+	b.WriteString(r.FullName)
+	title := strings.TrimSpace(r.Title)
+	unitName = strings.TrimSpace(unitName)
+	switch {
+	case title != "" && unitName != "" && !namesOrganization(title, unitName):
+		b.WriteString(", " + title + " " + unitName)
+	case title != "":
+		b.WriteString(", " + title)
+	case unitName != "":
+		b.WriteString(", " + unitName)
+	}
+	return b.String()
+}
+
+// orgWords are words that, in a title, name the body the person serves in:
+// "Phó Chủ tịch UBND tỉnh" needs no unit name after it.
+var orgWords = map[string]bool{"ubnd": true, "hdnd": true, "tinh": true, "xa": true, "phuong": true, "huyen": true,
+	"so": true, "uy": true, "hoi": true, "thanh pho": true, "dac khu": true}
+
+// namesOrganization reports whether title already says where the person
+// works: it contains the unit's name, or a word naming an administrative
+// body (compared without diacritics).
+func namesOrganization(title, unitName string) bool {
+	t := vn.Fold(title)
+	if strings.Contains(t, vn.Fold(unitName)) {
+		return true
+	}
+	words := strings.Fields(t)
+	for i, w := range words {
+		if orgWords[w] || i+1 < len(words) && orgWords[w+" "+words[i+1]] {
+			return true
+		}
+	}
+	return false
+}
+
+// Reflow joins the lines of each paragraph (paragraphs are separated by
+// blank lines) and wraps them to width: for free text from campaign files,
+// whose line breaks are the YAML author's, not the reader's.
+func Reflow(s string, width int) string {
+	var paras []string
+	for _, p := range strings.Split(strings.ReplaceAll(strings.TrimSpace(s), "\r\n", "\n"), "\n\n") {
+		if p = strings.Join(strings.Fields(p), " "); p != "" {
+			paras = append(paras, Wrap(p, width))
+		}
+	}
+	return strings.Join(paras, "\n\n")
+}
+
+// DeadlineText writes the deadline as official letters do: "23 giờ 59 ngày
+// 03/03/2023", in the campaign's zone.
+func DeadlineText(c *store.Campaign) string {
+	t := c.Deadline.In(c.Loc())
+	return fmt.Sprintf("%02d giờ %02d ngày %s", t.Hour(), t.Minute(), t.Format("02/01/2006"))
+}
+
+// DaysLeft counts calendar days from now's date to the deadline's date in
+// the campaign's zone: 0 on the deadline day, negative after it.
+func DaysLeft(c *store.Campaign, now time.Time) int {
+	loc := c.Loc()
+	d := c.Deadline.In(loc)
+	n := now.In(loc)
+	dd := time.Date(d.Year(), d.Month(), d.Day(), 12, 0, 0, 0, time.UTC)
+	nd := time.Date(n.Year(), n.Month(), n.Day(), 12, 0, 0, 0, time.UTC)
+	return int(dd.Sub(nd).Hours() / 24)
+}
+
+// Wrap word-wraps each line of s to width characters (runes), keeping the
+// line breaks already there; a word longer than width stays whole.
+func Wrap(s string, width int) string { return hang(s, width, "") }
+
+// hang wraps like Wrap and indents continuation lines with indent.
+func hang(s string, width int, indent string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		words := strings.Fields(line)
+		if len(words) == 0 {
+			out = append(out, "")
+			continue
+		}
+		lead := line[:len(line)-len(strings.TrimLeft(line, " "))]
+		cur := lead + words[0]
+		n := utf8.RuneCountInString(cur)
+		for _, w := range words[1:] {
+			wl := utf8.RuneCountInString(w)
+			if n+1+wl > width {
+				out = append(out, cur)
+				cur = lead + indent + w
+				n = utf8.RuneCountInString(cur)
+				continue
+			}
+			cur += " " + w
+			n += 1 + wl
+		}
+		out = append(out, cur)
+	}
+	return strings.Join(out, "\n")
+}
+
+// AnswerLine is the line a respondent fills in: "C1 [1-10]:",
+// "C4 [A/B/C/D]:", "C7 [ý kiến]:".
+func AnswerLine(q store.Question) string {
+	switch q.Type {
+	case store.AnswerScale:
+		return fmt.Sprintf("%s [%d-%d]:", q.Code, q.Min, q.Max)
+	case store.AnswerChoice:
+		letters := make([]string, len(q.Choices))
+		for i, c := range q.Choices {
+			letters[i] = c.Letter
+		}
+		return fmt.Sprintf("%s [%s]:", q.Code, strings.Join(letters, "/"))
+	}
+	return q.Code + " [ý kiến]:"
+}
+
+// Percent writes part/whole as "85,3%" (Vietnamese decimal comma).
+func Percent(part, whole int) string {
+	if whole == 0 {
+		return "0%"
+	}
+	s := fmt.Sprintf("%.1f", float64(part)*100/float64(whole))
+	s = strings.TrimSuffix(s, ".0")
+	return strings.Replace(s, ".", ",", 1) + "%"
+}
+
+// failureAdvice explains a failure class to the IT liaison.
+var failureAdvice = map[string]string{
+	"unknown_user":     "Hộp thư không tồn tại — kiểm tra lại địa chỉ, hoặc cán bộ đã nghỉ hưu, chuyển công tác.",
+	"unknown_domain":   "Tên miền không tồn tại — kiểm tra lại phần sau dấu @ của địa chỉ.",
+	"mailbox_full":     "Hộp thư đầy — đề nghị người dùng xóa bớt thư; phieu sẽ tự gửi lại.",
+	"mailbox_disabled": "Hộp thư bị khóa hoặc vô hiệu hóa — đề nghị quản trị hệ thống thư mở lại tài khoản.",
+	"policy":           "Máy chủ từ chối theo chính sách (lọc thư rác, giới hạn gửi) — kiểm tra cấu hình chống thư rác và danh sách cho phép.",
+	"message_too_big":  "Thư vượt quá kích thước cho phép của máy chủ nhận.",
+	"transient":        "Lỗi tạm thời — phieu sẽ tự gửi lại; chỉ cần xử lý nếu lặp lại nhiều ngày.",
+	"permanent":        "Máy chủ từ chối vĩnh viễn — xem nội dung lỗi của máy chủ bên dưới.",
+}
+
+// Advice returns the Vietnamese explanation of a failure class and stage.
+func Advice(class, stage string) string {
+	switch stage {
+	case "dial":
+		return "Không kết nối được máy chủ thư — kiểm tra máy chủ, tường lửa và cổng SMTP."
+	case "tls":
+		return "Lỗi mã hóa TLS hoặc chứng thư số — kiểm tra chứng thư của máy chủ và tệp CA cấu hình (ca_file)."
+	case "auth":
+		return "Máy chủ từ chối đăng nhập — kiểm tra tài khoản, mật khẩu, tài khoản có bị khóa không."
+	case "mail":
+		return "Máy chủ từ chối địa chỉ người gửi — kiểm tra quyền gửi của tài khoản khảo sát."
+	}
+	if a, ok := failureAdvice[class]; ok {
+		return a
+	}
+	return "Chưa rõ nguyên nhân — xem nội dung lỗi của máy chủ bên dưới."
+}
+
+// failureGroup is the failures of one domain and class, for the liaison.
+type failureGroup struct {
+	Domain, Class, Stage, Advice string
+	Failures                     []DigestFailure
+	Count                        int
+}
+
+func groupFailures(fs []DigestFailure) []failureGroup {
+	idx := map[[3]string]int{}
+	var out []failureGroup
+	for _, f := range fs {
+		k := [3]string{f.Domain, f.Class, stageGroup(f.Stage)}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, failureGroup{Domain: f.Domain, Class: f.Class, Stage: k[2], Advice: Advice(f.Class, k[2])})
+		}
+		out[i].Failures = append(out[i].Failures, f)
+		out[i].Count += max(f.Count, 1)
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		if out[a].Domain != out[b].Domain {
+			return out[a].Domain < out[b].Domain
+		}
+		return out[a].Class < out[b].Class
+	})
+	return out
+}
+
+// stageGroup keeps the stages that have their own advice.
+func stageGroup(stage string) string {
+	switch stage {
+	case "dial", "tls", "auth", "mail":
+		return stage
+	}
+	return ""
+}
+
+func truncate(n int, s string) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+func countOf(c store.StatusCounts, names ...string) int {
+	n := 0
+	for _, s := range names {
+		n += c[store.MemberStatus(s)]
+	}
+	return n
+}
+
+// answered counts members who answered, whether or not under review.
+func answered(c store.StatusCounts) int {
+	return c[store.StatusAnswered] + c[store.StatusAnsweredNeedsReview]
+}
+
+var funcs = texttemplate.FuncMap{
+	"wrap":       func(width int, s string) string { return Wrap(s, width) },
+	"reflow":     func(width int, s string) string { return Reflow(s, width) },
+	"hang":       func(width int, indent, s string) string { return hang(s, width, indent) },
+	"answerLine": AnswerLine,
+	"percent":    Percent,
+	"truncate":   truncate,
+	"count":      countOf,
+	"answered":   answered,
+	"total":      func(c store.StatusCounts) int { return c.Total() },
+	"label":      func(s store.MemberStatus) string { return s.Label() },
+	"statuses":   func() []store.MemberStatus { return store.MemberStatuses },
+	"groups":     groupFailures,
+	"upper":      strings.ToUpper,
+	"repeat":     strings.Repeat,
+	"indent":     func(n int) string { return strings.Repeat("  ", n) },
+	"add":        func(a, b int) int { return a + b },
+	"datetime": func(loc *time.Location, t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(loc).Format("02/01/2006 15:04")
+	},
+	"date": func(loc *time.Location, t time.Time) string { return t.In(loc).Format("02/01/2006") },
+}
