@@ -35,7 +35,7 @@ type Sender struct {
 	Owner string // lease owner: unique per process
 	Retry RetryPolicy
 	Lease time.Duration // default 30m
-	Batch int           // messages per claim, default 4 per connection
+	Batch int           // messages per claim, default 16 per connection
 	// MaxConnectionFailures in a row stop the sender and raise an alert
 	// (default 5).
 	MaxConnectionFailures int
@@ -91,7 +91,7 @@ func (s *Sender) init() {
 		s.Lease = 30 * time.Minute
 	}
 	if s.Batch <= 0 {
-		s.Batch = 4 * s.Transport.Config().Connections
+		s.Batch = 16 * s.Transport.Config().Connections
 	}
 	if s.MaxConnectionFailures <= 0 {
 		s.MaxConnectionFailures = 5

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -80,12 +81,20 @@ func (c *Campaign) Loc() *time.Location {
 	if name == "" {
 		name = DefaultLocation
 	}
+	if loc, ok := locations.Load(name); ok {
+		return loc.(*time.Location)
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return time.FixedZone("ICT", 7*3600)
 	}
+	locations.Store(name, loc)
 	return loc
 }
+
+// locations caches loaded zones: LoadLocation reads and parses the zone
+// data each time, and messages ask for the zone several times each.
+var locations sync.Map
 
 // Round is one scheduled reminder or escalation: a number of days from an
 // anchor, at a clock time in the campaign's zone. D-3 at 08:00 is

@@ -22,6 +22,7 @@ import (
 
 	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/store/vn"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Kind is a kind of message.
@@ -124,7 +125,30 @@ type Set struct {
 	subject map[Kind]*texttemplate.Template
 	text    map[Kind]*texttemplate.Template
 	html    map[Kind]*htmltemplate.Template
+
+	cache sync.Map // blockKey -> *block, see blocks
 }
+
+type blockKey struct {
+	code    string
+	updated int64
+	you     string // the form of address, which the blocks may use
+}
+
+// block is the shared blocks as rendered for one campaign and one form of
+// address.
+type block struct {
+	// campaign is a copy of the campaign with its text composed (NFC);
+	// nil when the campaign's text was composed already.
+	campaign *store.Campaign
+
+	questionnaireText, instructionsText, signatureText string
+	questionnaireHTML, instructionsHTML, signatureHTML htmltemplate.HTML
+}
+
+// sharedBlocks are the blocks of common.*.tmpl rendered once per campaign
+// version and form of address: they may use .Campaign and .You only.
+var sharedBlocks = []string{"questionnaire", "instructions", "signature"}
 
 //go:embed default/*.tmpl
 var defaultFS embed.FS
@@ -202,7 +226,7 @@ func read(dir, name string) (string, string, error) {
 			if !utf8.Valid(b) {
 				return p, "", fmt.Errorf("templates: %s is not UTF-8", p)
 			}
-			return p, string(b), nil
+			return p, vn.NFC(string(b)), nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			return p, "", fmt.Errorf("templates: %w", err)
@@ -274,6 +298,16 @@ func (s *Set) Render(kind Kind, d *Data) (*Message, error) {
 		return nil, fmt.Errorf("templates: render %s: no respondent", kind)
 	}
 	v := view{Data: d}
+	b, err := s.blocks(v)
+	if err != nil {
+		return nil, fmt.Errorf("templates: render %s: %w", kind, err)
+	}
+	v.block = b
+	c := d.Campaign
+	if b.campaign != nil {
+		c = b.campaign
+	}
+	v.Data = composedData(d, c)
 	var subj, text, html bytes.Buffer
 	if err := s.subject[kind].Execute(&subj, v); err != nil {
 		return nil, fmt.Errorf("templates: render %s subject: %w", kind, err)
@@ -284,15 +318,53 @@ func (s *Set) Render(kind Kind, d *Data) (*Message, error) {
 	if err := s.html[kind].Execute(&html, v); err != nil {
 		return nil, fmt.Errorf("templates: render %s html: %w", kind, err)
 	}
+	// Template files are composed (NFC) when loaded and composedData has
+	// composed every value, so the output needs no normalizing pass.
 	m := &Message{
-		Subject: strings.Join(strings.Fields(vn.NFC(subj.String())), " "),
-		Text:    tidyText(vn.NFC(text.String())),
-		HTML:    vn.NFC(strings.TrimSpace(html.String())) + "\n",
+		Subject: strings.Join(strings.Fields(subj.String()), " "),
+		Text:    tidyText(text.String()),
+		HTML:    strings.TrimSpace(html.String()) + "\n",
 	}
 	if m.Subject == "" {
 		return nil, fmt.Errorf("templates: render %s: the subject is empty", kind)
 	}
 	return m, nil
+}
+
+// blocks renders the shared blocks once per campaign version and form of
+// address; they are most of an invitation, the same for many members, and
+// (through reflection) the slowest part to render.
+func (s *Set) blocks(v view) (*block, error) {
+	key := blockKey{v.Campaign.Code, v.Campaign.UpdatedAt.UnixNano(), pronoun(v.Respondent)}
+	if b, ok := s.cache.Load(key); ok && !v.Campaign.UpdatedAt.IsZero() {
+		return b.(*block), nil
+	}
+	var r *store.Respondent
+	if v.Respondent != nil {
+		r = &store.Respondent{Salutation: v.Respondent.Salutation}
+	}
+	b := &block{}
+	c := composedCampaign(v.Campaign)
+	if c != v.Campaign {
+		b.campaign = c
+	}
+	only := view{Data: &Data{Campaign: c, Respondent: r}}
+	texts := []*string{&b.questionnaireText, &b.instructionsText, &b.signatureText}
+	htmls := []*htmltemplate.HTML{&b.questionnaireHTML, &b.instructionsHTML, &b.signatureHTML}
+	for i, name := range sharedBlocks {
+		var text, html bytes.Buffer
+		if err := s.text[Invitation].ExecuteTemplate(&text, name, only); err != nil {
+			return nil, err
+		}
+		if err := s.html[Invitation].ExecuteTemplate(&html, name, only); err != nil {
+			return nil, err
+		}
+		*texts[i] = strings.TrimRight(text.String(), "\n")
+		// Produced by html/template, so escaped already.
+		*htmls[i] = htmltemplate.HTML(html.String())
+	}
+	s.cache.Store(key, b)
+	return b, nil
 }
 
 // tidyText drops trailing spaces and runs of blank lines, so templates can
@@ -317,7 +389,19 @@ func tidyText(s string) string {
 }
 
 // view is what templates execute on: the Data plus derived values.
-type view struct{ *Data }
+type view struct {
+	*Data
+	*block
+}
+
+// Questionnaire, Instructions and Signature are the shared blocks of
+// common.*.tmpl, rendered once per campaign and form of address.
+func (v view) QuestionnaireText() string            { return v.questionnaireText }
+func (v view) InstructionsText() string             { return v.instructionsText }
+func (v view) SignatureText() string                { return v.signatureText }
+func (v view) QuestionnaireHTML() htmltemplate.HTML { return v.questionnaireHTML }
+func (v view) InstructionsHTML() htmltemplate.HTML  { return v.instructionsHTML }
+func (v view) SignatureHTML() htmltemplate.HTML     { return v.signatureHTML }
 
 // Loc is the campaign's time zone.
 func (v view) Loc() *time.Location { return v.Campaign.Loc() }
@@ -416,12 +500,27 @@ func Salutation(r *store.Respondent, unitName string) string {
 // orgWords are words that, in a title, name the body the person serves in:
 // "Phó Chủ tịch UBND tỉnh" needs no unit name after it.
 var orgWords = map[string]bool{"ubnd": true, "hdnd": true, "tinh": true, "xa": true, "phuong": true, "huyen": true,
-	"so": true, "uy": true, "hoi": true, "thanh pho": true, "dac khu": true}
+	"so": true, "hoi": true, "thanh pho": true, "dac khu": true,
+	"dang uy": true, "tinh uy": true, "thanh uy": true, "huyen uy": true}
 
 // namesOrganization reports whether title already says where the person
 // works: it contains the unit's name, or a word naming an administrative
 // body (compared without diacritics).
 func namesOrganization(title, unitName string) bool {
+	key := [2]string{title, unitName}
+	if v, ok := orgCache.Load(key); ok {
+		return v.(bool)
+	}
+	v := computeNamesOrganization(title, unitName)
+	orgCache.Store(key, v)
+	return v
+}
+
+// orgCache remembers namesOrganization: a province has a few hundred
+// distinct titles and units, and folding diacritics is not free.
+var orgCache sync.Map
+
+func computeNamesOrganization(title, unitName string) bool {
 	t := vn.Fold(title)
 	if strings.Contains(t, vn.Fold(unitName)) {
 		return true
@@ -627,6 +726,7 @@ var funcs = texttemplate.FuncMap{
 	"label":      func(s store.MemberStatus) string { return s.Label() },
 	"statuses":   func() []store.MemberStatus { return store.MemberStatuses },
 	"groups":     groupFailures,
+	"failures":   failureCount,
 	"upper":      strings.ToUpper,
 	"repeat":     strings.Repeat,
 	"indent":     func(n int) string { return strings.Repeat("  ", n) },
@@ -638,4 +738,106 @@ var funcs = texttemplate.FuncMap{
 		return t.In(loc).Format("02/01/2006 15:04")
 	},
 	"date": func(loc *time.Location, t time.Time) string { return t.In(loc).Format("02/01/2006") },
+}
+
+// nfc composes s; norm's quick check returns s itself, without copying,
+// when it is composed already (the common case).
+func nfc(s *string) bool {
+	if norm.NFC.IsNormalString(*s) {
+		return false
+	}
+	*s = norm.NFC.String(*s)
+	return true
+}
+
+// composedCampaign returns c, or a copy with its text composed (NFC) when
+// any is not: campaign files saved by some editors (macOS) are decomposed.
+func composedCampaign(c *store.Campaign) *store.Campaign {
+	cc := *c
+	changed := false
+	for _, p := range []*string{&cc.Title, &cc.LegalRef, &cc.SenderName, &cc.Office, &cc.Questionnaire.Title, &cc.Questionnaire.Intro} {
+		changed = nfc(p) || changed
+	}
+	qs := make([]store.Question, len(c.Questionnaire.Questions))
+	for i, q := range c.Questionnaire.Questions {
+		changed = nfc(&q.Text) || changed
+		cs := make([]store.Choice, len(q.Choices))
+		for j, ch := range q.Choices {
+			changed = nfc(&ch.Text) || changed
+			cs[j] = ch
+		}
+		q.Choices = cs
+		qs[i] = q
+	}
+	if !changed {
+		return c
+	}
+	cc.Questionnaire.Questions = qs
+	return &cc
+}
+
+// composedData returns d with campaign c, its per-message text composed
+// (NFC): answers come from replies that old mail software may have written
+// in windows-1258, whose tones are combining marks. d itself is not changed.
+func composedData(d *Data, c *store.Campaign) *Data {
+	dd := *d
+	dd.Campaign = c
+	if r := d.Respondent; r != nil && (!norm.NFC.IsNormalString(r.FullName) || !norm.NFC.IsNormalString(r.Title)) {
+		rc := *r
+		nfc(&rc.FullName)
+		nfc(&rc.Title)
+		dd.Respondent = &rc
+	}
+	if u := d.Unit; u != nil {
+		uc := *u
+		a, b, c := nfc(&uc.Name), nfc(&uc.Head.Name), nfc(&uc.Head.Title)
+		if a || b || c {
+			dd.Unit = &uc
+		}
+	}
+	if len(d.Answers) > 0 {
+		dd.Answers = make([]Answer, len(d.Answers))
+		for i, a := range d.Answers {
+			nfc(&a.Text)
+			nfc(&a.Value)
+			dd.Answers[i] = a
+		}
+	}
+	if len(d.Problems) > 0 {
+		dd.Problems = make([]AnswerProblem, len(d.Problems))
+		for i, p := range d.Problems {
+			nfc(&p.Text)
+			nfc(&p.Problem)
+			dd.Problems[i] = p
+		}
+	}
+	if g := d.Digest; g != nil {
+		gc := *g
+		gc.Pending = make([]DigestMember, len(g.Pending))
+		for i, m := range g.Pending {
+			nfc(&m.Name)
+			nfc(&m.Title)
+			nfc(&m.UnitName)
+			gc.Pending[i] = m
+		}
+		gc.Failures = make([]DigestFailure, len(g.Failures))
+		for i, f := range g.Failures {
+			nfc(&f.Name)
+			nfc(&f.UnitName)
+			nfc(&f.Text)
+			gc.Failures[i] = f
+		}
+		dd.Digest = &gc
+	}
+	return &dd
+}
+
+// failureCount counts the failed messages of a liaison digest: a row may
+// stand for several (Count).
+func failureCount(fs []DigestFailure) int {
+	n := 0
+	for _, f := range fs {
+		n += max(f.Count, 1)
+	}
+	return n
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/templates"
+	"golang.org/x/text/unicode/norm"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -219,6 +220,7 @@ func TestSalutation(t *testing.T) {
 		{"TitleNamesUnitWithoutDiacritics", "Nguyễn Văn An", "Giam doc So Tu phap", "Sở Tư pháp", store.SalutationOng, "Kính gửi: Ông Nguyễn Văn An, Giam doc So Tu phap"},
 		{"NoTitle", "Nguyễn Văn An", "", "Sở Tư pháp", store.SalutationOng, "Kính gửi: Ông Nguyễn Văn An, Sở Tư pháp"},
 		{"TitleNamesBody", "Võ Đức Nam", "Phó Chủ tịch UBND tỉnh", "Ủy ban nhân dân tỉnh Bình Sơn", store.SalutationOng, "Kính gửi: Ông Võ Đức Nam, Phó Chủ tịch UBND tỉnh"},
+		{"UyVienIsATitle", "Lê Văn Cường", "Ủy viên Ban Thường vụ", "Tỉnh ủy Bình Sơn", store.SalutationOng, "Kính gửi: Ông Lê Văn Cường, Ủy viên Ban Thường vụ Tỉnh ủy Bình Sơn"},
 		{"NothingElse", "Nguyễn Văn An", "", "", store.SalutationOng, "Kính gửi: Ông Nguyễn Văn An"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -347,4 +349,57 @@ func TestLoad(t *testing.T) {
 			t.Fatal("an empty subject was accepted")
 		}
 	})
+}
+
+// TestRenderComposesNFC: answers may arrive decomposed (windows-1258 writes
+// tones as combining marks), campaign files too; every part comes out NFC.
+func TestRenderComposesNFC(t *testing.T) {
+	d := data(func(d *templates.Data) {
+		d.Campaign.Title = norm.NFD.String(d.Campaign.Title)
+		d.Campaign.Questionnaire.Questions[0].Text = norm.NFD.String(d.Campaign.Questionnaire.Questions[0].Text)
+		d.Respondent = respondent(norm.NFD.String("Đỗ Thị Ẩn"), "", store.SalutationBa)
+		d.Answers = []templates.Answer{{Code: "C3", Text: "Ý kiến", Value: norm.NFD.String("Đề nghị số hóa hồ sơ")}}
+		d.Problems = []templates.AnswerProblem{{Code: "C1", Text: "Chỉ đạo", Problem: norm.NFD.String("chưa trả lời")}}
+	})
+	for _, k := range []templates.Kind{templates.Invitation, templates.Receipt, templates.Correction} {
+		m, err := templates.Default().Render(k, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, part := range []string{m.Subject, m.Text, m.HTML} {
+			if !norm.NFC.IsNormalString(part) {
+				t.Errorf("%s: a part is not NFC", k)
+			}
+		}
+	}
+	if norm.NFC.IsNormalString(d.Answers[0].Value) {
+		t.Error("Render changed the caller's Data")
+	}
+}
+
+func TestDefaultsAreNFC(t *testing.T) {
+	files, err := filepath.Glob("default/*.tmpl")
+	if err != nil || len(files) == 0 {
+		t.Fatal(err, files)
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if !norm.NFC.IsNormal(b) {
+			t.Errorf("%s is not NFC", f)
+		}
+	}
+}
+
+// TestReminderSubjectRound: a reminder whose round was not set reads as the
+// first, never "Nhắc lần 0".
+func TestReminderSubjectRound(t *testing.T) {
+	for round, want := range map[int]string{0: "Nhắc lần 1 ", 1: "Nhắc lần 1 ", 2: "Nhắc lần 2 ", 3: "Nhắc lần cuối ", 4: "Nhắc lần cuối "} {
+		m, err := templates.Default().Render(templates.Reminder, data(func(d *templates.Data) { d.Round = round }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Subject, want) {
+			t.Errorf("round %d: subject %q lacks %q", round, m.Subject, want)
+		}
+	}
 }

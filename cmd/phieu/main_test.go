@@ -11,13 +11,22 @@ import (
 	"time"
 )
 
+// testNow is the clock of in-process runs: 16:00 on 25/11/2026 in Vietnam.
+var testNow = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
 // run runs phieu in-process in dir and returns its exit code and output.
 func run(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runAt(t, dir, testNow, args...)
+}
+
+// runAt runs phieu in-process in dir with its clock at now.
+func runAt(t *testing.T, dir string, now time.Time, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	m := NewMain()
 	m.Stdout, m.Stderr = &out, &errb
-	m.Now = func() time.Time { return time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC) }
+	m.Now = func() time.Time { return now }
 	if dir != "" {
 		wd, err := os.Getwd()
 		if err != nil {

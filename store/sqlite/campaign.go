@@ -73,13 +73,12 @@ func (s *CampaignService) FindCampaigns(ctx context.Context) ([]*store.Campaign,
 
 // FindCampaignState returns the campaign's state or ENOTFOUND.
 func (s *CampaignService) FindCampaignState(ctx context.Context, code string) (store.CampaignState, error) {
-	tx, err := s.db.BeginTx(ctx, false)
+	st, err := s.db.stmt(ctx, false, `SELECT state FROM campaigns WHERE code = ?`)
 	if err != nil {
 		return "", fmt.Errorf("campaign state: %w", err)
 	}
-	defer tx.Rollback()
 	var state string
-	if err := tx.QueryRowContext(ctx, `SELECT state FROM campaigns WHERE code = ?`, code).Scan(&state); errors.Is(err, sql.ErrNoRows) {
+	if err := st.QueryRowContext(ctx, code).Scan(&state); errors.Is(err, sql.ErrNoRows) {
 		return "", store.Errorf(store.ENOTFOUND, "campaign %s not found", code)
 	} else if err != nil {
 		return "", fmt.Errorf("campaign state: %w", err)

@@ -376,15 +376,16 @@ func (s *OutboxService) CompleteOutbox(ctx context.Context, owner string, result
 	if len(results) == 0 {
 		return nil
 	}
+	stmts, err := s.completionStmts(ctx)
+	if err != nil {
+		return fmt.Errorf("complete: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, true)
 	if err != nil {
 		return fmt.Errorf("complete: %w", err)
 	}
 	defer tx.Rollback()
-	w, err := prepareCompletion(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("complete: %w", err)
-	}
+	w := newCompletion(ctx, tx, stmts)
 	defer w.close()
 	for _, r := range results {
 		if err := w.complete(ctx, owner, r); err != nil {
@@ -403,32 +404,39 @@ type completion struct {
 	load, update, attempt, invited, failure, addrFail *sql.Stmt
 }
 
-func prepareCompletion(ctx context.Context, tx *Tx) (*completion, error) {
-	w := &completion{tx: tx, now: formatTime(tx.now)}
-	for _, p := range []struct {
-		dst **sql.Stmt
-		q   string
-	}{
-		{&w.load, `SELECT state, coalesce(lease_owner, ''), kind, campaign_id, coalesce(respondent_id, 0), to_addr FROM outbox WHERE id = ?`},
-		{&w.update, `UPDATE outbox SET state = ?, attempts = attempts + ?, next_attempt_at = coalesce(?, next_attempt_at),
-			lease_owner = NULL, lease_until = NULL, reason = ?, sent_at = coalesce(?, sent_at), updated_at = ? WHERE id = ?`},
-		{&w.attempt, `INSERT INTO outbox_attempts (outbox_id, at, stage, code, status, text, duration_us, outcome)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&w.invited, `UPDATE campaign_members SET status = 'invited', status_changed_at = ?
-			WHERE campaign_id = ? AND respondent_id = ? AND status = 'not_invited'`},
-		{&w.failure, `INSERT INTO delivery_failures (campaign_id, outbox_id, respondent_id, mailbox, domain, stage, code, status,
-			class, text, permanent, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&w.addrFail, `UPDATE campaign_members SET status = 'address_failed', status_changed_at = ?
-			WHERE campaign_id = ? AND respondent_id = ? AND status IN ('not_invited', 'invited')`},
-	} {
-		st, err := tx.PrepareContext(ctx, p.q)
+var completionQueries = [6]string{
+	`SELECT state, coalesce(lease_owner, ''), kind, campaign_id, coalesce(respondent_id, 0), to_addr FROM outbox WHERE id = ?`,
+	`UPDATE outbox SET state = ?, attempts = attempts + ?, next_attempt_at = coalesce(?, next_attempt_at),
+		lease_owner = NULL, lease_until = NULL, reason = ?, sent_at = coalesce(?, sent_at), updated_at = ? WHERE id = ?`,
+	`INSERT INTO outbox_attempts (outbox_id, at, stage, code, status, text, duration_us, outcome)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	`UPDATE campaign_members SET status = 'invited', status_changed_at = ?
+		WHERE campaign_id = ? AND respondent_id = ? AND status = 'not_invited'`,
+	`INSERT INTO delivery_failures (campaign_id, outbox_id, respondent_id, mailbox, domain, stage, code, status,
+		class, text, permanent, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	`UPDATE campaign_members SET status = 'address_failed', status_changed_at = ?
+		WHERE campaign_id = ? AND respondent_id = ? AND status IN ('not_invited', 'invited')`,
+}
+
+// completionStmts returns the statements CompleteOutbox runs, prepared once.
+func (s *OutboxService) completionStmts(ctx context.Context) ([6]*sql.Stmt, error) {
+	var out [6]*sql.Stmt
+	for i, q := range completionQueries {
+		st, err := s.db.stmt(ctx, true, q)
 		if err != nil {
-			w.close()
-			return nil, err
+			return out, err
 		}
-		*p.dst = st
+		out[i] = st
 	}
-	return w, nil
+	return out, nil
+}
+
+func newCompletion(ctx context.Context, tx *Tx, stmts [6]*sql.Stmt) *completion {
+	w := &completion{tx: tx, now: formatTime(tx.now)}
+	for i, dst := range []**sql.Stmt{&w.load, &w.update, &w.attempt, &w.invited, &w.failure, &w.addrFail} {
+		*dst = tx.StmtContext(ctx, stmts[i])
+	}
+	return w
 }
 
 func (w *completion) close() {

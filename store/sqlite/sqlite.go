@@ -44,6 +44,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
@@ -72,6 +73,41 @@ type DB struct {
 
 	write *sql.DB // one connection, BEGIN IMMEDIATE
 	read  *sql.DB // query_only pool
+
+	stmts sync.Map // stmtKey -> *sql.Stmt: statements of the hot paths, prepared once
+}
+
+type stmtKey struct {
+	writable bool
+	query    string
+}
+
+// stmt returns query prepared once on the write or read pool. Hot paths
+// (completing outbox messages, reading a campaign's state) would otherwise
+// spend more time preparing statements than running them. A write
+// statement must be fetched before beginning the transaction that uses it
+// (tx.StmtContext): preparing needs the pool's only connection.
+func (db *DB) stmt(ctx context.Context, writable bool, query string) (*sql.Stmt, error) {
+	key := stmtKey{writable, query}
+	if st, ok := db.stmts.Load(key); ok {
+		return st.(*sql.Stmt), nil
+	}
+	pool := db.read
+	if writable {
+		pool = db.write
+	}
+	if pool == nil {
+		return nil, errors.New("sqlite: database is not open")
+	}
+	st, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(key, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // NewDB returns a DB for the file at dsn. Call Open before use.
@@ -176,6 +212,11 @@ func dsn(path string, params url.Values) string {
 
 // Close closes the database. It is safe to call more than once.
 func (db *DB) Close() error {
+	db.stmts.Range(func(k, v any) bool {
+		v.(*sql.Stmt).Close()
+		db.stmts.Delete(k)
+		return true
+	})
 	var errs []error
 	if db.read != nil {
 		errs = append(errs, db.read.Close())

@@ -228,3 +228,16 @@ func (p *Province) StoreUnits() []*store.Unit {
 	}
 	return out
 }
+
+// Groups returns the respondent groups present, in order of first appearance.
+func (p *Province) Groups() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range p.Respondents {
+		if !seen[r.Group] {
+			seen[r.Group] = true
+			out = append(out, r.Group)
+		}
+	}
+	return out
+}

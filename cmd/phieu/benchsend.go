@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/phieu/phieu/mailer"
+	"github.com/phieu/phieu/store"
+	"github.com/phieu/phieu/store/sqlite"
+	"github.com/phieu/phieu/store/synth"
+)
+
+const benchSendHelp = `
+Measures delivery against Postfix's own load tools, on 127.0.0.1, in one run:
+
+  baseline: smtp-source sends --messages messages of the same size as a
+            rendered invitation over --connections sessions to smtp-sink;
+  phieu:    a fictional province with one member per message, a campaign,
+            invitations queued in a fresh store, then delivered to the same
+            smtp-sink over the same number of connections: each message
+            claimed, rendered, composed, sent and recorded durably in SQLite.
+
+smtp-source and smtp-sink come with Debian's postfix package (apt-get install
+postfix). The last line is: send: phieu X msg/s, smtp-source Y msg/s, ratio R.
+The line before gives phieu's peak resident memory while sending.`
+
+// BenchSendCommand measures sending.
+type BenchSendCommand struct {
+	noArgs
+	m           *Main
+	messages    int
+	connections int
+	units       int
+	seed        uint64
+	dir         string
+	cpuProfile  string
+}
+
+func (c *BenchSendCommand) flags(fs *flag.FlagSet) {
+	fs.IntVar(&c.messages, "messages", 20000, "messages (and campaign members) to send")
+	fs.IntVar(&c.connections, "connections", 10, "parallel SMTP connections, for both")
+	fs.IntVar(&c.units, "units", 300, "units of the generated province")
+	fs.Uint64Var(&c.seed, "seed", 1, "generator seed")
+	fs.StringVar(&c.dir, "dir", "", "work directory (default: a temporary one, removed after)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of phieu's sending to `file`")
+}
+
+// postfixTool finds smtp-source or smtp-sink.
+func postfixTool(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/usr/lib/postfix/sbin", "/usr/libexec/postfix"} {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	return "", store.Errorf(store.ENOTFOUND, "%s not found: it comes with Postfix (apt-get install postfix)", name)
+}
+
+// Run sets up, measures and prints.
+func (c *BenchSendCommand) Run(ctx context.Context) error {
+	if c.messages < 1 || c.connections < 1 || c.units < 3 {
+		return usageErrorf("need --messages ≥ 1, --connections ≥ 1 and --units ≥ 3")
+	}
+	source, err := postfixTool("smtp-source")
+	if err != nil {
+		return err
+	}
+	sink, err := postfixTool("smtp-sink")
+	if err != nil {
+		return err
+	}
+	dir := c.dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "phieu-bench-send-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	out := c.m.Stdout
+
+	// The sink, on a free loopback port.
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	args := []string{addr, "1024"}
+	if os.Geteuid() == 0 {
+		args = append([]string{"-u", "nobody"}, args...) // smtp-sink refuses to run as root
+	}
+	sinkCmd := exec.CommandContext(ctx, sink, args...)
+	sinkCmd.Stdout, sinkCmd.Stderr = nil, nil
+	if err := sinkCmd.Start(); err != nil {
+		return fmt.Errorf("bench: start smtp-sink: %w", err)
+	}
+	defer func() { sinkCmd.Process.Kill(); sinkCmd.Wait() }()
+	if err := waitListening(ctx, addr, 5*time.Second); err != nil {
+		return fmt.Errorf("bench: smtp-sink did not start: %w", err)
+	}
+
+	// phieu's store: a province with one member per message, invitations queued.
+	prep := time.Now()
+	db := sqlite.NewDB(filepath.Join(dir, "phieu.db"))
+	db.Now = c.m.Now
+	if err := db.Open(); err != nil {
+		return err
+	}
+	defer db.Close()
+	refs, _ := store.NewRefs([]byte("bench secret, not for real use!!"))
+	outbox := sqlite.NewOutboxService(db, refs)
+	campaigns := sqlite.NewCampaignService(db)
+	if err := c.prepare(ctx, db, campaigns, outbox); err != nil {
+		return err
+	}
+	size, err := c.messageSize(ctx, db, campaigns, outbox)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "prepared %d members and invitations in %s; a rendered invitation is %d bytes\n", c.messages, time.Since(prep).Round(time.Millisecond), size)
+
+	// Baseline: smtp-source with the same sessions and message size. Its
+	// own headers add about 250 bytes to the payload.
+	payload := max(size-250, 100)
+	start := time.Now()
+	src := exec.CommandContext(ctx, source, "-s", strconv.Itoa(c.connections), "-m", strconv.Itoa(c.messages), "-l", strconv.Itoa(payload),
+		"-f", "khaosat.snv@binhson.gov.test", "-t", "bench@binhson.gov.test", "-M", "phieu-bench.binhson.gov.test", addr)
+	if msg, err := src.CombinedOutput(); err != nil {
+		return fmt.Errorf("bench: smtp-source: %v: %s", err, strings.TrimSpace(string(msg)))
+	}
+	baseTime := time.Since(start)
+
+	// phieu, from a clean memory high-water mark.
+	mc := mailer.Config{Host: "127.0.0.1", Port: port, TLS: mailer.TLSNone, HeloName: "phieu-bench.binhson.gov.test", Connections: c.connections}
+	tr, err := mailer.NewTransport(mc)
+	if err != nil {
+		return err
+	}
+	sender := &mailer.Sender{Outbox: outbox, Campaigns: campaigns, Transport: tr, Composer: mailer.NewComposer(), Logger: c.m.Logger, Now: c.m.Now, Owner: "bench"}
+	debug.FreeOSMemory()
+	resetPeakRSS()
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start = time.Now()
+	stats, err := sender.Deliver(ctx, mailer.DeliverOptions{})
+	if err != nil {
+		return fmt.Errorf("bench: phieu send: %w", err)
+	}
+	phieuTime := time.Since(start)
+	peak := peakRSS()
+	if stats.Sent != c.messages {
+		return fmt.Errorf("bench: phieu sent %d of %d (%+v)", stats.Sent, c.messages, stats)
+	}
+	counts, err := outbox.OutboxCounts(ctx, "BENCH")
+	if err != nil {
+		return err
+	}
+	if counts[store.OutboxSent] != c.messages {
+		return fmt.Errorf("bench: the store records %d of %d as sent", counts[store.OutboxSent], c.messages)
+	}
+	phieuRate := float64(c.messages) / phieuTime.Seconds()
+	baseRate := float64(c.messages) / baseTime.Seconds()
+	fmt.Fprintf(out, "smtp-source: %d messages of %d bytes over %d sessions in %s\n", c.messages, payload, c.connections, baseTime.Round(time.Millisecond))
+	peakText := "unknown"
+	if peak > 0 {
+		peakText = fmt.Sprintf("%.0f MB", float64(peak)/(1<<20))
+	}
+	fmt.Fprintf(out, "phieu: %d messages over %d connections in %s, every result committed to SQLite; peak RSS %s\n",
+		stats.Sent, c.connections, phieuTime.Round(time.Millisecond), peakText)
+	fmt.Fprintf(out, "send: phieu %.0f msg/s, smtp-source %.0f msg/s, ratio %.2f\n", phieuRate, baseRate, phieuRate/baseRate)
+	return nil
+}
+
+// prepare stores a generated province, a campaign over all of it, its
+// members and their invitations.
+func (c *BenchSendCommand) prepare(ctx context.Context, db *sqlite.DB, campaigns *sqlite.CampaignService, outbox *sqlite.OutboxService) error {
+	p := synth.Generate(c.seed, c.units, c.messages)
+	if err := storeProvince(ctx, db, p); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	camp := syntheticCampaign("BENCH", c.m.Now(), p.Groups())
+	if err := campaigns.CreateCampaign(ctx, camp); err != nil {
+		return fmt.Errorf("bench: campaign: %w", err)
+	}
+	if n, err := campaigns.AddMembers(ctx, camp.Code, store.MemberSelector{}); err != nil || n != c.messages {
+		return fmt.Errorf("bench: added %d of %d members: %v", n, c.messages, err)
+	}
+	if err := campaigns.SetCampaignState(ctx, camp.Code, store.CampaignActive); err != nil {
+		return err
+	}
+	if n, err := outbox.EnqueueInvitations(ctx, camp.Code, 0); err != nil || n != c.messages {
+		return fmt.Errorf("bench: queued %d of %d invitations: %v", n, c.messages, err)
+	}
+	return nil
+}
+
+// messageSize renders and composes one queued invitation.
+func (c *BenchSendCommand) messageSize(ctx context.Context, db *sqlite.DB, campaigns *sqlite.CampaignService, outbox *sqlite.OutboxService) (int, error) {
+	msgs, _, err := outbox.FindOutbox(ctx, store.OutboxFilter{CampaignCode: "BENCH", Limit: 1})
+	if err != nil || len(msgs) == 0 {
+		return 0, fmt.Errorf("bench: no queued invitation: %v", err)
+	}
+	m := msgs[0]
+	camp, err := campaigns.FindCampaignByCode(ctx, "BENCH")
+	if err != nil {
+		return 0, err
+	}
+	rs, err := sqlite.NewRespondentService(db).FindRespondents(ctx, store.RespondentFilter{ID: m.RespondentID})
+	if err != nil || len(rs) == 0 {
+		return 0, fmt.Errorf("bench: respondent %d: %v", m.RespondentID, err)
+	}
+	m.Respondent = rs[0]
+	if m.Unit, err = sqlite.NewUnitService(db).FindUnitByCode(ctx, m.Respondent.UnitCode); err != nil {
+		return 0, err
+	}
+	r, err := mailer.NewComposer().Render(m, camp, c.m.Now())
+	if err != nil {
+		return 0, err
+	}
+	data, err := mailer.Compose(m, camp, r, c.m.Now())
+	return len(data), err
+}
+
+// storeProvince stores a generated province's units and respondents.
+func storeProvince(ctx context.Context, db *sqlite.DB, p *synth.Province) error {
+	if _, err := sqlite.NewUnitService(db).ImportUnits(ctx, p.StoreUnits(), store.ImportOptions{}); err != nil {
+		return fmt.Errorf("units: %w", err)
+	}
+	if _, err := sqlite.NewRespondentService(db).ImportRespondents(ctx, p.Respondents, store.ImportOptions{}); err != nil {
+		return fmt.Errorf("respondents: %w", err)
+	}
+	return nil
+}
+
+// syntheticCampaign is a campaign open since an hour before now, with 30
+// days to go, over groups, for benchmarks and crash tests.
+func syntheticCampaign(code string, now time.Time, groups []string) *store.Campaign {
+	loc, _ := time.LoadLocation(store.DefaultLocation)
+	return &store.Campaign{
+		Code: code, Title: "Khảo sát lấy ý kiến đánh giá Chỉ số cải cách hành chính năm 2025",
+		LegalRef: "Số: 1234/UBND-NC ngày 10/11/2026", SenderName: "Sở Nội vụ tỉnh Bình Sơn",
+		SenderAddress: "snv@binhson.gov.test", ReplyTo: "khaosat.snv@binhson.gov.test",
+		Office:  "Sở Nội vụ tỉnh Bình Sơn, số 1 đường Trần Hưng Đạo, phường Phú Thủy. Điện thoại: 0252 3 000 000",
+		OpensAt: now.Add(-time.Hour), Deadline: store.DeadlineEndOfDay(store.DateOf(now.In(loc).AddDate(0, 0, 30)), loc),
+		Groups: groups, Questionnaire: benchQuestionnaire(),
+		Reminders: store.DefaultReminderPolicy(), Escalation: store.DefaultEscalationPolicy(), Calendar: store.DefaultCalendar(),
+	}
+}
+
+// benchQuestionnaire has three questions (a scale, a choice, a text), which
+// makes a rendered invitation of about 8 KB: 4 KB of Vietnamese text, twice
+// (plain and HTML), quoted-printable.
+func benchQuestionnaire() store.Questionnaire {
+	return store.Questionnaire{Title: "Phiếu khảo sát Chỉ số cải cách hành chính",
+		Intro: "Ý kiến của Ông/Bà được giữ bí mật.",
+		Questions: []store.Question{
+			{Code: "C1", Text: "Công tác chỉ đạo, điều hành cải cách hành chính của tỉnh được thực hiện quyết liệt, hiệu quả", Type: store.AnswerScale, Min: 1, Max: 10, Required: true},
+			{Code: "C2", Text: "Việc sắp xếp tổ chức bộ máy sau hợp nhất đơn vị hành chính", Type: store.AnswerChoice, Required: true,
+				Choices: []store.Choice{{Letter: "A", Text: "Hợp lý"}, {Letter: "B", Text: "Chưa hợp lý"}}},
+			{Code: "C3", Text: "Ý kiến khác", Type: store.AnswerText},
+		}}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitListening(ctx context.Context, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return errors.Join(err, ctx.Err())
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
