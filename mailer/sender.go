@@ -41,6 +41,10 @@ type Sender struct {
 	MaxConnectionFailures int
 	// Progress, if set, is called after every recorded group of results.
 	Progress func(Stats)
+	// StateCheckEvery is how stale a campaign's state (a pause) may be
+	// when a message goes out: default 100ms of wall time; negative: read
+	// it for every message.
+	StateCheckEvery time.Duration
 
 	pacer     *pacer
 	connFails atomic.Int32
@@ -108,6 +112,35 @@ func (s *Sender) init() {
 	}
 }
 
+type campaignState struct {
+	state store.CampaignState
+	read  time.Time // wall clock: freshness, not schedule
+}
+
+// campaignState returns the campaign's state, read at most StateCheckEvery
+// ago, so that a pause stops sending within that time without a query per
+// message.
+func (r *run) campaignState(code string) (store.CampaignState, error) {
+	every := r.s.StateCheckEvery
+	if every == 0 {
+		every = 100 * time.Millisecond
+	}
+	r.statesMu.Lock()
+	cs, ok := r.states[code]
+	r.statesMu.Unlock()
+	if ok && every > 0 && time.Since(cs.read) < every {
+		return cs.state, nil
+	}
+	state, err := r.s.Campaigns.FindCampaignState(r.ctx, code)
+	if err != nil {
+		return "", err
+	}
+	r.statesMu.Lock()
+	r.states[code] = campaignState{state: state, read: time.Now()}
+	r.statesMu.Unlock()
+	return state, nil
+}
+
 type job struct {
 	msg      *store.OutboxMessage
 	campaign *store.Campaign
@@ -127,7 +160,10 @@ type run struct {
 	commits  chan commitReq
 	inflight atomic.Int64
 	settled  chan struct{} // pinged after each recorded result
-	resolved atomic.Bool   // open alerts resolved in this run
+
+	statesMu sync.Mutex
+	states   map[string]campaignState
+	resolved atomic.Bool // open alerts resolved in this run
 
 	mu    sync.Mutex
 	stats Stats
@@ -142,7 +178,7 @@ func (s *Sender) Deliver(ctx context.Context, opts DeliverOptions) (Stats, error
 	defer fatal(nil)
 	conns := s.Transport.Config().Connections
 	r := &run{s: s, ctx: ctx, fatal: fatal, jobs: make(chan job), commits: make(chan commitReq, conns),
-		settled: make(chan struct{}, 1)}
+		settled: make(chan struct{}, 1), states: map[string]campaignState{}}
 	committed := make(chan struct{})
 	go func() { defer close(committed); r.commitLoop() }()
 	var wg sync.WaitGroup
@@ -372,9 +408,9 @@ func (r *run) process(conn **Conn, j job) *store.OutboxResult {
 	s, m, c := r.s, j.msg, j.campaign
 	log := s.Logger.With("campaign", m.CampaignCode, "outbox", m.ID, "kind", m.Kind, "respondent", m.RespondentID, "message_id", m.MessageID)
 	check := func() *store.OutboxResult {
-		// The state is read fresh for every message: a pause stops the
-		// very next one, not the next batch.
-		state, err := s.Campaigns.FindCampaignState(r.ctx, m.CampaignCode)
+		// The state is at most StateCheckEvery old: a pause stops the
+		// next message, not the next batch.
+		state, err := r.campaignState(m.CampaignCode)
 		if err != nil {
 			return &store.OutboxResult{ID: m.ID, Event: store.EventRelease, Reason: "campaign state: " + err.Error()}
 		}

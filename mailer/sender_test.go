@@ -159,11 +159,25 @@ func (e *env) status(tb testing.TB, mailbox string) store.MemberStatus {
 	return ""
 }
 
+// pipelining runs a test with commands pipelined (RFC 2920, what the test
+// server offers) and one at a time.
+func pipelining(t *testing.T, f func(t *testing.T, edit func(*mailer.Config))) {
+	for _, off := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoPipelining=%v", off), func(t *testing.T) {
+			f(t, func(c *mailer.Config) { c.NoPipelining = off })
+		})
+	}
+}
+
 func TestSender_DeliversWithDSNAndStableIDs(t *testing.T) {
+	pipelining(t, testDeliversWithDSNAndStableIDs)
+}
+
+func testDeliversWithDSNAndStableIDs(t *testing.T, pipe func(*mailer.Config)) {
 	ctx := context.Background()
 	e := newEnv(t, 3)
 	srv := smtptest.Start(t, smtptest.Options{DSN: true})
-	stats, err := e.sender(t, srv, nil).Deliver(ctx, mailer.DeliverOptions{})
+	stats, err := e.sender(t, srv, pipe).Deliver(ctx, mailer.DeliverOptions{})
 	if err != nil || stats.Sent != 3 {
 		t.Fatalf("Deliver = %+v, %v", stats, err)
 	}
@@ -237,6 +251,10 @@ func TestSender_NoDSNWithoutTheExtension(t *testing.T) {
 }
 
 func TestSender_RefusalsAndRetries(t *testing.T) {
+	pipelining(t, testRefusalsAndRetries)
+}
+
+func testRefusalsAndRetries(t *testing.T, pipe func(*mailer.Config)) {
 	ctx := context.Background()
 	e := newEnv(t, 4)
 	var mu sync.Mutex
@@ -257,7 +275,7 @@ func TestSender_RefusalsAndRetries(t *testing.T) {
 		}
 		return smtptest.Reply{}
 	}})
-	s := e.sender(t, srv, nil)
+	s := e.sender(t, srv, pipe)
 	stats, err := s.Deliver(ctx, mailer.DeliverOptions{})
 	if err != nil || stats.Sent != 1 || stats.Failed != 2 || stats.Deferred != 1 {
 		t.Fatalf("Deliver = %+v, %v", stats, err)
@@ -469,6 +487,7 @@ func TestSender_NothingAfterDeadlineOrWhilePaused(t *testing.T) {
 	e := newEnv(t, 6)
 	srv := smtptest.Start(t, smtptest.Options{})
 	s := e.sender(t, srv, nil)
+	s.StateCheckEvery = -1 // read the state for every message
 	// Pause after the second message is taken.
 	srv.SetScript(func(st smtptest.Step) smtptest.Reply {
 		if st.Stage == smtptest.StageData && st.N == 2 {
@@ -531,6 +550,10 @@ func TestSender_NothingAfterDeadlineOrWhilePaused(t *testing.T) {
 // and checks that every member got an invitation and that at most the
 // message in flight was sent twice.
 func TestSender_KilledAtEachStage(t *testing.T) {
+	pipelining(t, testKilledAtEachStage)
+}
+
+func testKilledAtEachStage(t *testing.T, pipe func(*mailer.Config)) {
 	for _, stage := range []smtptest.Stage{smtptest.StageMail, smtptest.StageRcpt, smtptest.StageData} {
 		for _, drop := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/drop=%v", stage, drop), func(t *testing.T) {
@@ -545,7 +568,7 @@ func TestSender_KilledAtEachStage(t *testing.T) {
 					}
 					return smtptest.Reply{}
 				})
-				s := e.sender(t, srv, func(c *mailer.Config) { c.Connections = 2 })
+				s := e.sender(t, srv, func(c *mailer.Config) { pipe(c); c.Connections = 2 })
 				if _, err := s.Deliver(runCtx, mailer.DeliverOptions{}); err != nil {
 					t.Fatal(err)
 				}

@@ -5,6 +5,8 @@
 package mailer
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -42,6 +44,9 @@ type Config struct {
 	Password   string // never logged
 	Auth       string // plain, login, cram-md5, or "" to pick from what the server offers
 	HeloName   string // "" for the host name of this machine
+	// NoPipelining sends one command at a time even to a server that
+	// offers PIPELINING (for servers that offer it and get it wrong).
+	NoPipelining bool
 
 	Connections int // parallel connections, default 2
 	PerMinute   int // 0: no cap
@@ -242,6 +247,9 @@ type Conn struct {
 	stop   func() bool
 	tls    bool
 	broken bool // the conversation is out of step: close, do not reuse
+	// pipelining: the server takes MAIL, RCPT and DATA in one write (RFC
+	// 2920), which saves two round trips per message.
+	pipelining bool
 }
 
 // Broken reports whether the connection must be closed rather than reused.
@@ -305,6 +313,8 @@ func (t *Transport) Dial(ctx context.Context) (*Conn, error) {
 		}
 	}
 	c.dsn, _ = client.Extension("DSN")
+	c.pipelining, _ = client.Extension("PIPELINING")
+	c.pipelining = c.pipelining && !t.cfg.NoPipelining
 	return c, nil
 }
 
@@ -357,6 +367,9 @@ type Envelope struct {
 func (c *Conn) Send(env Envelope, msg []byte) error {
 	timeout := c.t.cfg.CommandTimeout
 	c.conn.SetDeadline(time.Now().Add(timeout))
+	if c.pipelining {
+		return c.sendPipelined(env, msg)
+	}
 	if c.dsn && env.EnvelopeID != "" {
 		// go-mail's client adds " RET=<this>" to MAIL FROM when the server
 		// offers DSN and has no ENVID option: carry ENVID in the same slot.
@@ -373,21 +386,146 @@ func (c *Conn) Send(env Envelope, msg []byte) error {
 	if err := c.client.Rcpt(env.To); err != nil {
 		return c.reset(smtpError(store.StageRcpt, err))
 	}
-	w, err := c.client.Data()
-	if err != nil {
-		return c.reset(smtpError(store.StageData, err))
+	return c.data(msg)
+}
+
+// sendPipelined sends MAIL, RCPT and DATA in one write and reads the three
+// replies in order (RFC 2920). The first refusal is the one reported, at its
+// stage; the connection stays usable after a reset.
+func (c *Conn) sendPipelined(env Envelope, msg []byte) error {
+	if err := validAddress(env.From); err != nil {
+		return &Error{Stage: store.StageMail, Text: err.Error(), Err: err}
 	}
-	if _, err := w.Write(msg); err != nil {
-		w.Close()
+	if err := validAddress(env.To); err != nil {
+		return &Error{Stage: store.StageRcpt, Text: err.Error(), Err: err}
+	}
+	mailParams, rcptParams := "", ""
+	if c.dsn && env.EnvelopeID != "" {
+		mailParams = " RET=HDRS ENVID=" + env.EnvelopeID
+		rcptParams = " NOTIFY=FAILURE,DELAY"
+	}
+	text := c.client.Text
+	w := text.W
+	fmt.Fprintf(w, "MAIL FROM:<%s>%s\r\nRCPT TO:<%s>%s\r\nDATA\r\n", env.From, mailParams, env.To, rcptParams)
+	if err := w.Flush(); err != nil {
+		c.broken = true
+		return smtpError(store.StageMail, err)
+	}
+	var first *Error
+	dataAccepted := false
+	for _, r := range []struct {
+		stage store.SMTPStage
+		code  int
+	}{{store.StageMail, 250}, {store.StageRcpt, 25}, {store.StageData, 354}} {
+		_, _, err := text.ReadResponse(r.code)
+		if err == nil {
+			dataAccepted = r.stage == store.StageData
+			continue
+		}
+		e := smtpError(r.stage, err)
+		if e.Code == 0 || e.Code == 421 {
+			c.broken = true
+			if first == nil {
+				first = e
+			}
+			return first
+		}
+		if first == nil {
+			first = e
+		}
+	}
+	if first != nil {
+		if dataAccepted {
+			// Refused before DATA, yet DATA was accepted: end an empty
+			// message, which the server discards for want of recipients.
+			w.WriteString(".\r\n")
+			if err := w.Flush(); err != nil {
+				c.broken = true
+				return first
+			}
+			text.ReadResponse(0)
+		}
+		return c.reset(first)
+	}
+	if err := writeDotStuffed(w, msg); err != nil {
 		c.broken = true
 		return smtpError(store.StageData, err)
 	}
-	if err := w.Close(); err != nil {
+	if err := w.Flush(); err != nil {
+		c.broken = true
+		return smtpError(store.StageData, err)
+	}
+	if _, _, err := text.ReadResponse(250); err != nil {
 		e := smtpError(store.StageData, err)
 		c.broken = e.Code == 0 || e.Code == 421
 		return e
 	}
 	return nil
+}
+
+func validAddress(a string) error {
+	if a == "" || strings.ContainsAny(a, "<>\r\n \t") {
+		return fmt.Errorf("%q is not a mailbox", a)
+	}
+	return nil
+}
+
+// data sends DATA and the message. The message is dot-stuffed here in one
+// pass over whole lines and written straight to the connection's buffer:
+// go-mail's writer (textproto's DotWriter) examines every byte, which cost
+// a third of the time of sending a message.
+func (c *Conn) data(msg []byte) error {
+	text := c.client.Text
+	id, err := text.Cmd("DATA")
+	if err != nil {
+		c.broken = true
+		return smtpError(store.StageData, err)
+	}
+	text.StartResponse(id)
+	_, _, err = text.ReadResponse(354)
+	text.EndResponse(id)
+	if err != nil {
+		return c.reset(smtpError(store.StageData, err))
+	}
+	if err := writeDotStuffed(text.W, msg); err != nil {
+		c.broken = true
+		return smtpError(store.StageData, err)
+	}
+	if err := text.W.Flush(); err != nil {
+		c.broken = true
+		return smtpError(store.StageData, err)
+	}
+	if _, _, err := text.ReadResponse(250); err != nil {
+		e := smtpError(store.StageData, err)
+		c.broken = e.Code == 0 || e.Code == 421
+		return e
+	}
+	return nil
+}
+
+// writeDotStuffed writes msg as the body of DATA (RFC 5321 4.5.2): CRLF
+// line ends, a line starting with "." gets another, and the final ".".
+func writeDotStuffed(w *bufio.Writer, msg []byte) error {
+	line := 0
+	for line < len(msg) {
+		end := bytes.IndexByte(msg[line:], '\n')
+		next := len(msg)
+		if end >= 0 {
+			next = line + end + 1
+		}
+		l := msg[line:next]
+		if l[0] == '.' {
+			w.WriteByte('.')
+		}
+		body := bytes.TrimRight(l, "\r\n")
+		w.Write(body)
+		if _, err := w.WriteString("\r\n"); err != nil {
+			return err
+		}
+		line = next
+	}
+	_, err := w.WriteString(".\r\n")
+	return err
 }
 
 // reset returns the server to a clean state after a refused command, so the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -137,6 +139,7 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 	// Baseline: smtp-source with the same sessions and message size. Its
 	// own headers add about 250 bytes to the payload.
 	payload := max(size-250, 100)
+	sinkCPU0 := processCPU(sinkCmd.Process.Pid)
 	start := time.Now()
 	src := exec.CommandContext(ctx, source, "-s", strconv.Itoa(c.connections), "-m", strconv.Itoa(c.messages), "-l", strconv.Itoa(payload),
 		"-f", "khaosat.snv@binhson.gov.test", "-t", "bench@binhson.gov.test", "-M", "phieu-bench.binhson.gov.test", addr)
@@ -144,6 +147,7 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 		return fmt.Errorf("bench: smtp-source: %v: %s", err, strings.TrimSpace(string(msg)))
 	}
 	baseTime := time.Since(start)
+	sinkCPU1 := processCPU(sinkCmd.Process.Pid)
 
 	// phieu, from a clean memory high-water mark.
 	mc := mailer.Config{Host: "127.0.0.1", Port: port, TLS: mailer.TLSNone, HeloName: "phieu-bench.binhson.gov.test", Connections: c.connections}
@@ -172,6 +176,7 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 	}
 	phieuTime := time.Since(start)
 	peak := peakRSS()
+	sinkCPU2 := processCPU(sinkCmd.Process.Pid)
 	if stats.Sent != c.messages {
 		return fmt.Errorf("bench: phieu sent %d of %d (%+v)", stats.Sent, c.messages, stats)
 	}
@@ -191,6 +196,8 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(out, "phieu: %d messages over %d connections in %s, every result committed to SQLite; peak RSS %s\n",
 		stats.Sent, c.connections, phieuTime.Round(time.Millisecond), peakText)
+	fmt.Fprintf(out, "smtp-sink CPU: %s while smtp-source sent, %s while phieu sent (the machine has %d CPUs)\n",
+		(sinkCPU1 - sinkCPU0).Round(time.Millisecond), (sinkCPU2 - sinkCPU1).Round(time.Millisecond), runtime.NumCPU())
 	fmt.Fprintf(out, "send: phieu %.0f msg/s, smtp-source %.0f msg/s, ratio %.2f\n", phieuRate, baseRate, phieuRate/baseRate)
 	return nil
 }
@@ -283,6 +290,23 @@ func benchQuestionnaire() store.Questionnaire {
 				Choices: []store.Choice{{Letter: "A", Text: "Hợp lý"}, {Letter: "B", Text: "Chưa hợp lý"}}},
 			{Code: "C3", Text: "Ý kiến khác", Type: store.AnswerText},
 		}}
+}
+
+// processCPU returns the CPU time (user and system) process pid has used,
+// from /proc; 0 where that is not available.
+func processCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
 func freePort() (int, error) {
