@@ -378,76 +378,129 @@ func (r *run) commitLoop() {
 // work is one connection's loop.
 func (r *run) work() {
 	var conn *Conn
+	// pending holds the acknowledgements of results handed to the
+	// committer and not yet durable. A connection prepares its next
+	// message meanwhile, but sends nothing until they are all in: a crash
+	// then resends at most one message per connection.
+	var pending []chan error
+	settle := func() {
+		for _, done := range pending {
+			if err := <-done; err != nil {
+				r.fatal(fmt.Errorf("record results: %w", err))
+			}
+			r.inflight.Add(-1)
+			select {
+			case r.settled <- struct{}{}:
+			default:
+			}
+		}
+		pending = pending[:0]
+	}
 	defer func() {
+		settle()
 		if conn != nil {
 			conn.Close()
 		}
 	}()
-	for j := range r.jobs {
+	for {
+		var j job
+		var ok bool
+		select {
+		case j, ok = <-r.jobs:
+		default:
+			// Idle: settle first, or the dispatcher, waiting for what is
+			// in flight, would wait for us.
+			settle()
+			j, ok = <-r.jobs
+		}
+		if !ok {
+			return
+		}
 		var res *store.OutboxResult
 		if r.ctx.Err() != nil {
 			res = &store.OutboxResult{ID: j.msg.ID, Event: store.EventRelease, Reason: "sender stopped"}
+		} else if p, early := r.prepare(j); early != nil {
+			res = early
 		} else {
-			res = r.process(&conn, j)
+			settle()
+			res = r.transmit(&conn, j, p)
 		}
 		done := make(chan error, 1)
 		r.commits <- commitReq{result: res, done: done}
-		if err := <-done; err != nil {
-			r.fatal(fmt.Errorf("record result of message %d: %w", j.msg.ID, err))
-		}
-		r.inflight.Add(-1)
-		select {
-		case r.settled <- struct{}{}:
-		default:
-		}
+		pending = append(pending, done)
 	}
 }
 
-// process takes one message through check, pace, render, send.
-func (r *run) process(conn **Conn, j job) *store.OutboxResult {
+// prepared is a message ready to go out.
+type prepared struct {
+	data     []byte
+	rendered time.Time // the clock when it was rendered (days left...)
+	log      *slog.Logger
+}
+
+// check decides, now, whether m may go out (CheckSend with the campaign's
+// current state); nil means send.
+func (r *run) check(m *store.OutboxMessage, c *store.Campaign, log *slog.Logger) *store.OutboxResult {
+	// The state is at most StateCheckEvery old: a pause stops the next
+	// message, not the next batch.
+	state, err := r.campaignState(m.CampaignCode)
+	if err != nil {
+		return &store.OutboxResult{ID: m.ID, Event: store.EventRelease, Reason: "campaign state: " + err.Error()}
+	}
+	cc := *c
+	cc.State = state
+	switch d, reason, at := store.CheckSend(m, &cc, r.s.Now()); d {
+	case store.Suppress:
+		log.Info("suppressed", "reason", reason)
+		return &store.OutboxResult{ID: m.ID, Event: store.EventSuppress, Reason: reason}
+	case store.Hold:
+		return &store.OutboxResult{ID: m.ID, Event: store.EventRelease, NextAttemptAt: at, Reason: reason}
+	}
+	return nil
+}
+
+// prepare checks, renders and composes a message: everything but sending
+// it, so it can run while the previous result is being committed. A non-nil
+// result means the message is decided without sending.
+func (r *run) prepare(j job) (*prepared, *store.OutboxResult) {
 	s, m, c := r.s, j.msg, j.campaign
 	log := s.Logger.With("campaign", m.CampaignCode, "outbox", m.ID, "kind", m.Kind, "respondent", m.RespondentID, "message_id", m.MessageID)
-	check := func() *store.OutboxResult {
-		// The state is at most StateCheckEvery old: a pause stops the
-		// next message, not the next batch.
-		state, err := r.campaignState(m.CampaignCode)
-		if err != nil {
-			return &store.OutboxResult{ID: m.ID, Event: store.EventRelease, Reason: "campaign state: " + err.Error()}
-		}
-		cc := *c
-		cc.State = state
-		switch d, reason, at := store.CheckSend(m, &cc, s.Now()); d {
-		case store.Suppress:
-			log.Info("suppressed", "reason", reason)
-			return &store.OutboxResult{ID: m.ID, Event: store.EventSuppress, Reason: reason}
-		case store.Hold:
-			return &store.OutboxResult{ID: m.ID, Event: store.EventRelease, NextAttemptAt: at, Reason: reason}
-		}
-		return nil
+	if res := r.check(m, c, log); res != nil {
+		return nil, res
 	}
-	// Checked before taking a rate slot, and again after waiting for one:
-	// the deadline or a reminder's window may pass during a long pause.
-	if res := check(); res != nil {
-		return res
-	}
-	if err := s.pacer.wait(r.ctx); err != nil {
-		return &store.OutboxResult{ID: m.ID, Event: store.EventRelease, Reason: "sender stopped"}
-	}
-	if res := check(); res != nil {
-		return res
-	}
-	now := s.Now()
-	rendered, err := s.Composer.Render(m, c, now)
+	p := &prepared{rendered: s.Now(), log: log}
+	rendered, err := s.Composer.Render(m, c, p.rendered)
 	if err != nil {
 		// A template error hits every message alike: stop, send nothing.
 		r.fatal(store.Errorf(store.EINVALID, "%v", err))
-		return &store.OutboxResult{ID: m.ID, Event: store.EventRelease, Reason: "template error"}
+		return nil, &store.OutboxResult{ID: m.ID, Event: store.EventRelease, Reason: "template error"}
 	}
-	data, err := Compose(m, c, rendered, now)
-	if err != nil {
+	if p.data, err = Compose(m, c, rendered, p.rendered); err != nil {
 		log.Error("compose", "err", err)
-		return &store.OutboxResult{ID: m.ID, Event: store.EventFail, Reason: err.Error()}
+		return nil, &store.OutboxResult{ID: m.ID, Event: store.EventFail, Reason: err.Error()}
 	}
+	return p, nil
+}
+
+// transmit waits for a rate slot and sends a prepared message.
+func (r *run) transmit(conn **Conn, j job, p *prepared) *store.OutboxResult {
+	s, m, c, log := r.s, j.msg, j.campaign, p.log
+	if err := s.pacer.wait(r.ctx); err != nil {
+		return &store.OutboxResult{ID: m.ID, Event: store.EventRelease, Reason: "sender stopped"}
+	}
+	// Checked again after waiting: the deadline or a reminder's window may
+	// pass during a long pause, and the text (days left) may have aged.
+	if res := r.check(m, c, log); res != nil {
+		return res
+	}
+	if s.Now().Sub(p.rendered) > time.Minute {
+		fresh, early := r.prepare(j)
+		if early != nil {
+			return early
+		}
+		p = fresh
+	}
+	data := p.data
 
 	start := time.Now()
 	if *conn == nil || (*conn).Broken() {
@@ -462,8 +515,9 @@ func (r *run) process(conn **Conn, j job) *store.OutboxResult {
 		*conn = nc
 	}
 	env := Envelope{From: EnvelopeSender(m, c), To: m.To, EnvelopeID: m.Ref}
-	err = (*conn).Send(env, data)
-	attempt := &store.Attempt{At: s.Now(), Stage: store.StageData, Code: 250, Duration: time.Since(start)}
+	err := (*conn).Send(env, data)
+	now := s.Now()
+	attempt := &store.Attempt{At: now, Stage: store.StageData, Code: 250, Duration: time.Since(start)}
 	if err == nil {
 		attempt.Outcome, attempt.Text = store.OutboxSent, "accepted"
 		s.pacer.succeeded()
