@@ -554,7 +554,7 @@ func TestSender_KilledAtEachStage(t *testing.T) {
 }
 
 func testKilledAtEachStage(t *testing.T, pipe func(*mailer.Config)) {
-	for _, stage := range []smtptest.Stage{smtptest.StageMail, smtptest.StageRcpt, smtptest.StageData} {
+	for _, stage := range []smtptest.Stage{smtptest.StageMail, smtptest.StageRcpt, smtptest.StageBody, smtptest.StageData} {
 		for _, drop := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/drop=%v", stage, drop), func(t *testing.T) {
 				ctx := context.Background()

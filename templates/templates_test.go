@@ -403,3 +403,17 @@ func TestReminderSubjectRound(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRenderInvitation renders the invitation of one member after
+// another: the per-message cost when sending.
+func BenchmarkRenderInvitation(b *testing.B) {
+	set := templates.Default()
+	d := data(nil)
+	d.Campaign.UpdatedAt = time.Date(2023, 2, 7, 8, 0, 0, 0, ict)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := set.Render(templates.Invitation, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
