@@ -224,10 +224,10 @@ func TestServer_Drop(t *testing.T) {
 }
 
 func TestServer_ReadsOnlyTheFirstLineBeforeMidDataDrop(t *testing.T) {
-	var first []byte
+	first := make(chan []byte, 1)
 	srv := smtptest.Start(t, smtptest.Options{Script: func(s smtptest.Step) smtptest.Reply {
 		if s.Stage == smtptest.StageBody {
-			first = bytes.Clone(s.Data)
+			first <- bytes.Clone(s.Data)
 			return smtptest.Reply{Drop: true}
 		}
 		return smtptest.Reply{}
@@ -235,7 +235,7 @@ func TestServer_ReadsOnlyTheFirstLineBeforeMidDataDrop(t *testing.T) {
 	if err := send(dial(t, srv), nil, nil, body); err == nil {
 		t.Fatal("no error")
 	}
-	if got, want := string(first), "From: snv@binhson.gov.test\r\n"; got != want {
+	if got, want := string(<-first), "From: snv@binhson.gov.test\r\n"; got != want {
 		t.Fatalf("body step saw %q, want %q", got, want)
 	}
 }
