@@ -33,14 +33,14 @@ func main() {
 
 // tuneGC trades memory phieu does not need for CPU it does: a collection
 // every fourfold growth of the heap instead of every doubling, under a soft
-// memory limit that keeps a province-sized run within 160 MiB. GOGC and
+// memory limit that keeps a province-sized run near 128 MiB. GOGC and
 // GOMEMLIMIT, when set, win.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(160 << 20)
+		debug.SetMemoryLimit(128 << 20)
 	}
 }
 
