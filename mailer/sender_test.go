@@ -17,6 +17,7 @@ import (
 	"github.com/phieu/phieu/mailer/smtptest"
 	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/store/sqlite"
+	"github.com/phieu/phieu/store/storetest"
 )
 
 var ict = time.FixedZone("ICT", 7*3600)
@@ -24,31 +25,8 @@ var ict = time.FixedZone("ICT", 7*3600)
 // start is 09:00 on Monday 20/02/2023, inside the PAR 2022 campaign.
 var start = time.Date(2023, 2, 20, 9, 0, 0, 0, ict)
 
-// Clock is a fake clock; Sleep advances it instead of waiting.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *Clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.Add(d)
-	return nil
-}
+// Clock is the tests' clock; Sleep advances it instead of waiting.
+type Clock = storetest.Clock
 
 // env is a store with a campaign of n members, its outbox, and a clock.
 type env struct {
@@ -63,7 +41,7 @@ type env struct {
 func newEnv(tb testing.TB, n int) *env {
 	tb.Helper()
 	ctx := context.Background()
-	clock := &Clock{t: start}
+	clock := storetest.NewClock(start)
 	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "phieu.db"))
 	db.Now = clock.Now
 	if err := db.Open(); err != nil {

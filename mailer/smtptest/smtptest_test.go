@@ -461,22 +461,14 @@ func TestServer_RequireStartTLS(t *testing.T) {
 	}
 
 	t.Run("ErrUnknownCA", func(t *testing.T) {
-		c, err := smtp.DialStartTLS(srv.Addr, &tls.Config{ServerName: "mx.binhson.gov.test"})
-		if err == nil {
-			defer c.Close()
-			err = c.Noop()
-		}
+		err := firstReply(smtp.DialStartTLS(srv.Addr, &tls.Config{ServerName: "mx.binhson.gov.test"}))
 		var unknown x509.UnknownAuthorityError
 		if !errors.As(err, &unknown) {
 			t.Fatalf("a certificate from an unknown CA was trusted: %v", err)
 		}
 	})
 	t.Run("ErrWrongName", func(t *testing.T) {
-		c, err := smtp.DialStartTLS(srv.Addr, &tls.Config{ServerName: "mx.example.test", RootCAs: srv.CertPool})
-		if err == nil {
-			defer c.Close()
-			err = c.Noop()
-		}
+		err := firstReply(smtp.DialStartTLS(srv.Addr, &tls.Config{ServerName: "mx.example.test", RootCAs: srv.CertPool}))
 		var invalid x509.HostnameError
 		if !errors.As(err, &invalid) {
 			t.Fatalf("a certificate for another name was trusted: %v", err)
@@ -505,11 +497,7 @@ func TestServer_StartTLSOptional(t *testing.T) {
 
 func TestServer_UntrustedCert(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{TLS: smtptest.TLSStartTLS, UntrustedCert: true})
-	c, err := smtp.DialStartTLS(srv.Addr, &tls.Config{ServerName: "mx.binhson.gov.test", RootCAs: srv.CertPool})
-	if err == nil {
-		defer c.Close()
-		err = c.Noop()
-	}
+	err := firstReply(smtp.DialStartTLS(srv.Addr, &tls.Config{ServerName: "mx.binhson.gov.test", RootCAs: srv.CertPool}))
 	var unknown x509.UnknownAuthorityError
 	if !errors.As(err, &unknown) {
 		t.Fatalf("a certificate not signed by CAPEM was trusted: %v", err)
@@ -540,11 +528,7 @@ func TestServer_ImplicitTLS(t *testing.T) {
 	}
 
 	t.Run("ErrUnknownCA", func(t *testing.T) {
-		c, err := smtp.DialTLS(srv.Addr, &tls.Config{ServerName: "mx.binhson.gov.test"})
-		if err == nil {
-			defer c.Close()
-			err = c.Noop()
-		}
+		err := firstReply(smtp.DialTLS(srv.Addr, &tls.Config{ServerName: "mx.binhson.gov.test"}))
 		var unknown x509.UnknownAuthorityError
 		if !errors.As(err, &unknown) {
 			t.Fatalf("a certificate from an unknown CA was trusted: %v", err)
@@ -557,11 +541,7 @@ func TestServer_ImplicitTLS(t *testing.T) {
 			}
 			return smtptest.Reply{}
 		})
-		c, err := smtp.DialTLS(srv.Addr, &tls.Config{ServerName: "mx.binhson.gov.test", RootCAs: srv.CertPool})
-		if err == nil {
-			defer c.Close()
-			err = c.Noop()
-		}
+		err := firstReply(smtp.DialTLS(srv.Addr, &tls.Config{ServerName: "mx.binhson.gov.test", RootCAs: srv.CertPool}))
 		if se := smtpError(t, err); se.Code != 421 {
 			t.Fatalf("greeting: %v", err)
 		}
@@ -657,4 +637,14 @@ func TestServer_SetScriptWhileRunning(t *testing.T) {
 	if n := len(srv.Received()); n != 2 {
 		t.Fatalf("received %d", n)
 	}
+}
+
+// firstReply closes a client after one command and returns the first error:
+// a TLS handshake may wait for the first command to fail.
+func firstReply(c *smtp.Client, err error) error {
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Noop()
 }

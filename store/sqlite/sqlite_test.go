@@ -13,30 +13,14 @@ import (
 
 	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/store/sqlite"
+	"github.com/phieu/phieu/store/storetest"
 )
 
 // t0 is the clock tests start at: 08:02 on 01/07/2025 in Vietnam.
 var t0 = time.Date(2025, 7, 1, 1, 2, 3, 456789123, time.UTC)
 
-// Clock is an injectable clock.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Set moves the clock.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+// Clock is the tests' injectable clock.
+type Clock = storetest.Clock
 
 // MustOpenDB opens a new database file in a temporary directory with its
 // clock at t0, and closes it when the test ends.
@@ -48,7 +32,7 @@ func MustOpenDB(tb testing.TB) (*sqlite.DB, *Clock) {
 // MustOpenDBAt opens the database file at path.
 func MustOpenDBAt(tb testing.TB, path string) (*sqlite.DB, *Clock) {
 	tb.Helper()
-	clock := &Clock{t: t0}
+	clock := storetest.NewClock(t0)
 	db := sqlite.NewDB(path)
 	db.Now = clock.Now
 	if err := db.Open(); err != nil {
