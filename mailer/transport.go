@@ -447,20 +447,7 @@ func (c *Conn) sendPipelined(env Envelope, msg []byte) error {
 		}
 		return c.reset(first)
 	}
-	if err := writeDotStuffed(w, msg); err != nil {
-		c.broken = true
-		return smtpError(store.StageData, err)
-	}
-	if err := w.Flush(); err != nil {
-		c.broken = true
-		return smtpError(store.StageData, err)
-	}
-	if _, _, err := text.ReadResponse(250); err != nil {
-		e := smtpError(store.StageData, err)
-		c.broken = e.Code == 0 || e.Code == 421
-		return e
-	}
-	return nil
+	return c.body(msg)
 }
 
 func validAddress(a string) error {
@@ -470,10 +457,7 @@ func validAddress(a string) error {
 	return nil
 }
 
-// data sends DATA and the message. The message is dot-stuffed here in one
-// pass over whole lines and written straight to the connection's buffer:
-// go-mail's writer (textproto's DotWriter) examines every byte, which cost
-// a third of the time of sending a message.
+// data sends DATA, one command at a time, and the message.
 func (c *Conn) data(msg []byte) error {
 	text := c.client.Text
 	id, err := text.Cmd("DATA")
@@ -487,6 +471,16 @@ func (c *Conn) data(msg []byte) error {
 	if err != nil {
 		return c.reset(smtpError(store.StageData, err))
 	}
+	return c.body(msg)
+}
+
+// body writes the message after a 354 and reads the reply to its end. The
+// message is dot-stuffed here in one pass over whole lines and written
+// straight to the connection's buffer: go-mail's writer (textproto's
+// DotWriter) examines every byte, which cost a third of the time of sending
+// a message.
+func (c *Conn) body(msg []byte) error {
+	text := c.client.Text
 	if err := writeDotStuffed(text.W, msg); err != nil {
 		c.broken = true
 		return smtpError(store.StageData, err)
