@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 )
 
 const configCheckHelp = `
@@ -36,5 +37,14 @@ func (c *ConfigCheckCommand) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(c.m.Stdout, "  store: %s\n  smtp:  %s:%d (tls %s)\n  imap:  %s:%d (tls %s)\n  http:  %s\n",
 		cfg.Resolve(cfg.Store.Path), cfg.SMTP.Host, cfg.SMTP.Port, cfg.SMTP.TLS, cfg.IMAP.Host, cfg.IMAP.Port, cfg.IMAP.TLS, cfg.HTTP.Listen)
+	secret := cfg.Resolve(cfg.SecretFile)
+	switch _, err := os.Stat(secret); {
+	case c.m.Getenv("PHIEU_SECRET") != "":
+		fmt.Fprintf(c.m.Stdout, "  secret: from $PHIEU_SECRET\n")
+	case err == nil:
+		fmt.Fprintf(c.m.Stdout, "  secret: %s\n", secret)
+	default:
+		fmt.Fprintf(c.m.Stdout, "  secret: %s (created on first send)\n", secret)
+	}
 	return nil
 }
