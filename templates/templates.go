@@ -297,17 +297,15 @@ func (s *Set) Render(kind Kind, d *Data) (*Message, error) {
 	if (kind == Invitation || kind == Reminder || kind == Receipt || kind == Correction) && d.Respondent == nil {
 		return nil, fmt.Errorf("templates: render %s: no respondent", kind)
 	}
-	v := view{Data: d}
-	b, err := s.blocks(v)
+	b, err := s.blocks(d)
 	if err != nil {
 		return nil, fmt.Errorf("templates: render %s: %w", kind, err)
 	}
-	v.block = b
 	c := d.Campaign
 	if b.campaign != nil {
 		c = b.campaign
 	}
-	v.Data = composedData(d, c)
+	v := newView(composedData(d, c), b)
 	var subj, text, html bytes.Buffer
 	if err := s.subject[kind].Execute(&subj, v); err != nil {
 		return nil, fmt.Errorf("templates: render %s subject: %w", kind, err)
@@ -334,21 +332,21 @@ func (s *Set) Render(kind Kind, d *Data) (*Message, error) {
 // blocks renders the shared blocks once per campaign version and form of
 // address; they are most of an invitation, the same for many members, and
 // (through reflection) the slowest part to render.
-func (s *Set) blocks(v view) (*block, error) {
-	key := blockKey{v.Campaign.Code, v.Campaign.UpdatedAt.UnixNano(), pronoun(v.Respondent)}
-	if b, ok := s.cache.Load(key); ok && !v.Campaign.UpdatedAt.IsZero() {
+func (s *Set) blocks(d *Data) (*block, error) {
+	key := blockKey{d.Campaign.Code, d.Campaign.UpdatedAt.UnixNano(), pronoun(d.Respondent)}
+	if b, ok := s.cache.Load(key); ok && !d.Campaign.UpdatedAt.IsZero() {
 		return b.(*block), nil
 	}
 	var r *store.Respondent
-	if v.Respondent != nil {
-		r = &store.Respondent{Salutation: v.Respondent.Salutation}
+	if d.Respondent != nil {
+		r = &store.Respondent{Salutation: d.Respondent.Salutation}
 	}
 	b := &block{}
-	c := composedCampaign(v.Campaign)
-	if c != v.Campaign {
+	c := composedCampaign(d.Campaign)
+	if c != d.Campaign {
 		b.campaign = c
 	}
-	only := view{Data: &Data{Campaign: c, Respondent: r}}
+	only := newView(&Data{Campaign: c, Respondent: r}, nil)
 	texts := []*string{&b.questionnaireText, &b.instructionsText, &b.signatureText}
 	htmls := []*htmltemplate.HTML{&b.questionnaireHTML, &b.instructionsHTML, &b.signatureHTML}
 	for i, name := range sharedBlocks {
@@ -388,71 +386,59 @@ func tidyText(s string) string {
 	return strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
 }
 
-// view is what templates execute on: the Data plus derived values.
+// view is what templates execute on: the Data plus values derived from it.
+// They are fields, computed once per message, rather than methods: a
+// template calls a method through reflection at many times the cost of
+// reading a field.
 type view struct {
 	*Data
-	*block
+	Loc          *time.Location // the campaign's time zone
+	You          string         // Ông, Bà, đồng chí, or Ông/Bà when the roster does not say
+	Salutation   string         // the opening line
+	Deadline     string         // "23 giờ 59 ngày 03/03/2023"
+	DaysLeft     int            // calendar days to the deadline
+	DaysLeftText string         // "còn 5 ngày", "hôm nay là hạn cuối"
+	NowText      string         // the rendering moment, "dd/mm/yyyy hh:mm"
+	HeadName     string         // the unit head with their title
+
+	// The shared blocks of common.*.tmpl, rendered once per campaign and
+	// form of address.
+	QuestionnaireText, InstructionsText, SignatureText string
+	QuestionnaireHTML, InstructionsHTML, SignatureHTML htmltemplate.HTML
 }
 
-// Questionnaire, Instructions and Signature are the shared blocks of
-// common.*.tmpl, rendered once per campaign and form of address.
-func (v view) QuestionnaireText() string            { return v.questionnaireText }
-func (v view) InstructionsText() string             { return v.instructionsText }
-func (v view) SignatureText() string                { return v.signatureText }
-func (v view) QuestionnaireHTML() htmltemplate.HTML { return v.questionnaireHTML }
-func (v view) InstructionsHTML() htmltemplate.HTML  { return v.instructionsHTML }
-func (v view) SignatureHTML() htmltemplate.HTML     { return v.signatureHTML }
-
-// Loc is the campaign's time zone.
-func (v view) Loc() *time.Location { return v.Campaign.Loc() }
-
-// You is how the letter addresses the respondent: Ông, Bà, đồng chí, or
-// Ông/Bà when the roster does not say.
-func (v view) You() string { return pronoun(v.Respondent) }
-
-// Salutation is the opening line.
-func (v view) Salutation() string {
+func newView(d *Data, b *block) view {
+	v := view{Data: d, Loc: d.Campaign.Loc(), You: pronoun(d.Respondent), Deadline: DeadlineText(d.Campaign)}
 	unit := ""
-	if v.Unit != nil {
-		unit = v.Unit.Name
+	if d.Unit != nil {
+		unit = d.Unit.Name
 	}
-	return Salutation(v.Respondent, unit)
-}
-
-// Deadline is "23 giờ 59 ngày 03/03/2023".
-func (v view) Deadline() string { return DeadlineText(v.Campaign) }
-
-// DaysLeft counts calendar days to the deadline.
-func (v view) DaysLeft() int { return DaysLeft(v.Campaign, v.Now) }
-
-// DaysLeftText is "còn 5 ngày" or "hôm nay là hạn cuối".
-func (v view) DaysLeftText() string {
-	switch n := v.DaysLeft(); {
+	v.Salutation = Salutation(d.Respondent, unit)
+	v.DaysLeft = DaysLeft(d.Campaign, d.Now)
+	switch n := v.DaysLeft; {
 	case n > 0:
-		return fmt.Sprintf("còn %d ngày", n)
+		v.DaysLeftText = fmt.Sprintf("còn %d ngày", n)
 	case n == 0:
-		return "hôm nay là hạn cuối"
+		v.DaysLeftText = "hôm nay là hạn cuối"
 	default:
-		return "đã quá hạn"
+		v.DaysLeftText = "đã quá hạn"
 	}
-}
-
-// NowText is the rendering moment as "dd/mm/yyyy hh:mm".
-func (v view) NowText() string { return v.Now.In(v.Loc()).Format("02/01/2006 15:04") }
-
-// HeadName is the unit head's name with their title.
-func (v view) HeadName() string {
-	if v.Unit == nil {
-		return ""
+	v.NowText = d.Now.In(v.Loc).Format("02/01/2006 15:04")
+	if u := d.Unit; u != nil {
+		switch h := u.Head; {
+		case h.Title != "" && h.Name != "":
+			v.HeadName = h.Title + " " + h.Name
+		case h.Name != "":
+			v.HeadName = h.Name
+		default:
+			v.HeadName = "Thủ trưởng " + u.Name
+		}
 	}
-	h := v.Unit.Head
-	switch {
-	case h.Title != "" && h.Name != "":
-		return h.Title + " " + h.Name
-	case h.Name != "":
-		return h.Name
+	if b != nil {
+		v.QuestionnaireText, v.InstructionsText, v.SignatureText = b.questionnaireText, b.instructionsText, b.signatureText
+		v.QuestionnaireHTML, v.InstructionsHTML, v.SignatureHTML = b.questionnaireHTML, b.instructionsHTML, b.signatureHTML
 	}
-	return "Thủ trưởng " + v.Unit.Name
+	return v
 }
 
 func pronoun(r *store.Respondent) string {
