@@ -77,7 +77,7 @@ func (e *DownError) Error() string {
 
 func (e *DownError) Unwrap() error { return e.Last }
 
-// Init fills in defaults; Deliver calls it.
+// init fills in defaults; Deliver calls it.
 func (s *Sender) init() {
 	if s.Now == nil {
 		s.Now = time.Now
