@@ -422,8 +422,8 @@ func (r *run) work() {
 		} else if p, early := r.prepare(j); early != nil {
 			res = early
 		} else {
-			settle()
-			res = r.transmit(&conn, j, p)
+			res = r.transmit(&conn, j, p, settle)
+			settle() // if transmit decided without sending
 		}
 		done := make(chan error, 1)
 		r.commits <- commitReq{result: res, done: done}
@@ -482,8 +482,10 @@ func (r *run) prepare(j job) (*prepared, *store.OutboxResult) {
 	return p, nil
 }
 
-// transmit waits for a rate slot and sends a prepared message.
-func (r *run) transmit(conn **Conn, j job, p *prepared) *store.OutboxResult {
+// transmit waits for a rate slot and sends a prepared message. settle
+// waits until this connection's previous results are durable; Send calls it
+// after the envelope commands and before the body.
+func (r *run) transmit(conn **Conn, j job, p *prepared, settle func()) *store.OutboxResult {
 	s, m, c, log := r.s, j.msg, j.campaign, p.log
 	if err := s.pacer.wait(r.ctx); err != nil {
 		return &store.OutboxResult{ID: m.ID, Event: store.EventRelease, Reason: "sender stopped"}
@@ -515,7 +517,7 @@ func (r *run) transmit(conn **Conn, j job, p *prepared) *store.OutboxResult {
 		*conn = nc
 	}
 	env := Envelope{From: EnvelopeSender(m, c), To: m.To, EnvelopeID: m.Ref}
-	err := (*conn).Send(env, data)
+	err := (*conn).Send(env, data, settle)
 	now := s.Now()
 	attempt := &store.Attempt{At: now, Stage: store.StageData, Code: 250, Duration: time.Since(start)}
 	if err == nil {

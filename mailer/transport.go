@@ -364,11 +364,19 @@ type Envelope struct {
 // Send sends one message on the connection. After an error with a reply
 // code the connection stays usable (it has been reset); after one without,
 // it must be closed.
-func (c *Conn) Send(env Envelope, msg []byte) error {
+//
+// ready, if not nil, is called once the envelope commands are on their way
+// and before any of the message itself: a message is delivered only by its
+// body, so the sender waits there for its previous result to be recorded,
+// while the server answers the commands.
+func (c *Conn) Send(env Envelope, msg []byte, ready func()) error {
+	if ready == nil {
+		ready = func() {}
+	}
 	timeout := c.t.cfg.CommandTimeout
 	c.conn.SetDeadline(time.Now().Add(timeout))
 	if c.pipelining {
-		return c.sendPipelined(env, msg)
+		return c.sendPipelined(env, msg, ready)
 	}
 	if c.dsn && env.EnvelopeID != "" {
 		// go-mail's client adds " RET=<this>" to MAIL FROM when the server
@@ -386,13 +394,14 @@ func (c *Conn) Send(env Envelope, msg []byte) error {
 	if err := c.client.Rcpt(env.To); err != nil {
 		return c.reset(smtpError(store.StageRcpt, err))
 	}
+	ready()
 	return c.data(msg)
 }
 
 // sendPipelined sends MAIL, RCPT and DATA in one write and reads the three
 // replies in order (RFC 2920). The first refusal is the one reported, at its
 // stage; the connection stays usable after a reset.
-func (c *Conn) sendPipelined(env Envelope, msg []byte) error {
+func (c *Conn) sendPipelined(env Envelope, msg []byte, ready func()) error {
 	if err := validAddress(env.From); err != nil {
 		return &Error{Stage: store.StageMail, Text: err.Error(), Err: err}
 	}
@@ -411,6 +420,7 @@ func (c *Conn) sendPipelined(env Envelope, msg []byte) error {
 		c.broken = true
 		return smtpError(store.StageMail, err)
 	}
+	ready()
 	var first *Error
 	dataAccepted := false
 	for _, r := range []struct {
