@@ -99,13 +99,6 @@ func (p *pacer) succeeded() {
 	}
 }
 
-// state returns the current extra gap and pause, for logs and progress.
-func (p *pacer) state() (gap time.Duration, pausedUntil time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.gap, p.pausedUntil
-}
-
 func latest(ts ...time.Time) time.Time {
 	var out time.Time
 	for _, t := range ts {

@@ -348,9 +348,6 @@ func (c *Conn) auth() (smtp.Auth, error) {
 	return nil, &Error{Stage: store.StageAuth, Text: fmt.Sprintf("auth %q is not plain, login or cram-md5", cfg.Auth)}
 }
 
-// DSN reports whether the server accepts delivery status requests.
-func (c *Conn) DSN() bool { return c.dsn }
-
 // Envelope is the SMTP envelope of one message.
 type Envelope struct {
 	From string

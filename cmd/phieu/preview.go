@@ -67,15 +67,11 @@ func (c *PreviewCommand) Run(ctx context.Context) error {
 	if err != nil {
 		return usageErrorf("--kind: %s", store.ErrorMessage(err))
 	}
-	db, _, outbox, err := c.m.openOutbox(c.config)
+	cs, err := c.m.openCampaign(ctx, c.config, c.campaign)
 	if err != nil {
 		return err
 	}
-	campaigns := sqlite.NewCampaignService(db)
-	camp, err := campaigns.FindCampaignByCode(ctx, c.campaign)
-	if err != nil {
-		return err
-	}
+	db, outbox, campaigns, camp := cs.db, cs.outbox, cs.campaigns, cs.campaign
 	now := c.m.Now()
 	msg := &store.OutboxMessage{CampaignCode: camp.Code, Kind: store.MessageKind(kind), Round: c.round,
 		MessageID: "<preview@" + store.MailboxDomain(camp.SenderAddress) + ">", Ref: "PREVIEW000"}

@@ -74,6 +74,29 @@ func (m *Main) openOutbox(c configFlag) (*sqlite.DB, *Config, *sqlite.OutboxServ
 	return db, cfg, sqlite.NewOutboxService(db, refs), nil
 }
 
+// campaignStore is what send and preview work on: the store, the outbox
+// and one campaign.
+type campaignStore struct {
+	db        *sqlite.DB
+	cfg       *Config
+	outbox    *sqlite.OutboxService
+	campaigns *sqlite.CampaignService
+	campaign  *store.Campaign
+}
+
+// openCampaign opens the outbox and finds the campaign code.
+func (m *Main) openCampaign(ctx context.Context, c configFlag, code string) (*campaignStore, error) {
+	db, cfg, outbox, err := m.openOutbox(c)
+	if err != nil {
+		return nil, err
+	}
+	cs := &campaignStore{db: db, cfg: cfg, outbox: outbox, campaigns: sqlite.NewCampaignService(db)}
+	if cs.campaign, err = cs.campaigns.FindCampaignByCode(ctx, code); err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
 // senderLock is held by whoever sends from a database: with it held, any
 // message left "sending" belongs to a process that died and is reclaimed at
 // once instead of after its lease.
@@ -188,15 +211,11 @@ func (c *SendCommand) Run(ctx context.Context) error {
 	if c.campaign == "" {
 		return usageErrorf("send needs --campaign CODE")
 	}
-	db, cfg, outbox, err := c.m.openOutbox(c.config)
+	cs, err := c.m.openCampaign(ctx, c.config, c.campaign)
 	if err != nil {
 		return err
 	}
-	campaigns := sqlite.NewCampaignService(db)
-	camp, err := campaigns.FindCampaignByCode(ctx, c.campaign)
-	if err != nil {
-		return err
-	}
+	db, cfg, outbox, campaigns, camp := cs.db, cs.cfg, cs.outbox, cs.campaigns, cs.campaign
 	switch camp.State {
 	case store.CampaignPaused:
 		return store.Errorf(store.ECONFLICT, "campaign %s is paused; resume it first: phieu campaign resume %s", camp.Code, camp.Code)
