@@ -268,12 +268,12 @@ func testRefusalsAndRetries(t *testing.T, pipe func(*mailer.Config)) {
 		t.Errorf("554 at DATA (content, not address): member %s", got)
 	}
 	failures, _ := e.outbox.FindDeliveryFailures(ctx, "PAR2022", time.Time{})
-	classes := map[string]string{}
+	classes := map[string]store.FailureClass{}
 	for _, f := range failures {
 		classes[f.Mailbox] = f.Class
 	}
-	if classes["cb001@stp.binhson.gov.test"] != "unknown_user" || classes["cb002@stp.binhson.gov.test"] != "mailbox_full" ||
-		classes["cb003@stp.binhson.gov.test"] != "policy" {
+	if classes["cb001@stp.binhson.gov.test"] != "user_unknown" || classes["cb002@stp.binhson.gov.test"] != "mailbox_full" ||
+		classes["cb003@stp.binhson.gov.test"] != "content_rejected" {
 		t.Errorf("failure classes: %v", classes)
 	}
 	// The full mailbox is retried with backoff, not before.

@@ -212,35 +212,10 @@ type DeliveryFailure struct {
 	Stage        SMTPStage
 	Code         int
 	Status       string
-	Class        string // see FailureClass
+	Class        FailureClass
 	Text         string
 	Permanent    bool
 	At           time.Time
-}
-
-// FailureClass names a failure from its enhanced status code, so the IT
-// liaison can read a digest by kind of problem. The receiving side refines
-// it with what bounces say; this covers what SMTP replies alone tell.
-func FailureClass(code int, status string) string {
-	switch {
-	case strings.HasPrefix(status, "5.1.1"), strings.HasPrefix(status, "5.1.0"), strings.HasPrefix(status, "5.1.10"):
-		return "unknown_user"
-	case strings.HasPrefix(status, "5.1.2"):
-		return "unknown_domain"
-	case strings.HasPrefix(status, "5.2.2"), strings.HasPrefix(status, "4.2.2"):
-		return "mailbox_full"
-	case strings.HasPrefix(status, "5.2.1"):
-		return "mailbox_disabled"
-	case strings.HasPrefix(status, "5.7."):
-		return "policy"
-	case strings.HasPrefix(status, "5.3.4"), strings.HasPrefix(status, "5.2.3"):
-		return "message_too_big"
-	case code >= 500 || strings.HasPrefix(status, "5."):
-		return "permanent"
-	case code >= 400 || strings.HasPrefix(status, "4."):
-		return "transient"
-	}
-	return "unknown"
 }
 
 // Alert is something a person must act on: for sending, the official server

@@ -137,18 +137,3 @@ func toLower(s string) string {
 	}
 	return string(b)
 }
-
-func TestFailureClass(t *testing.T) {
-	for _, tt := range []struct {
-		code   int
-		status string
-		want   string
-	}{
-		{550, "5.1.1", "unknown_user"}, {552, "5.2.2", "mailbox_full"}, {452, "4.2.2", "mailbox_full"},
-		{550, "5.7.1", "policy"}, {554, "", "permanent"}, {450, "4.2.1", "transient"}, {0, "", "unknown"},
-	} {
-		if got := store.FailureClass(tt.code, tt.status); got != tt.want {
-			t.Errorf("FailureClass(%d, %q) = %q, want %q", tt.code, tt.status, got, tt.want)
-		}
-	}
-}

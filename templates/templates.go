@@ -609,18 +609,6 @@ func Percent(part, whole int) string {
 	return strings.Replace(s, ".", ",", 1) + "%"
 }
 
-// failureAdvice explains a failure class to the IT liaison.
-var failureAdvice = map[string]string{
-	"unknown_user":     "Hộp thư không tồn tại — kiểm tra lại địa chỉ, hoặc cán bộ đã nghỉ hưu, chuyển công tác.",
-	"unknown_domain":   "Tên miền không tồn tại — kiểm tra lại phần sau dấu @ của địa chỉ.",
-	"mailbox_full":     "Hộp thư đầy — đề nghị người dùng xóa bớt thư; phieu sẽ tự gửi lại.",
-	"mailbox_disabled": "Hộp thư bị khóa hoặc vô hiệu hóa — đề nghị quản trị hệ thống thư mở lại tài khoản.",
-	"policy":           "Máy chủ từ chối theo chính sách (lọc thư rác, giới hạn gửi) — kiểm tra cấu hình chống thư rác và danh sách cho phép.",
-	"message_too_big":  "Thư vượt quá kích thước cho phép của máy chủ nhận.",
-	"transient":        "Lỗi tạm thời — phieu sẽ tự gửi lại; chỉ cần xử lý nếu lặp lại nhiều ngày.",
-	"permanent":        "Máy chủ từ chối vĩnh viễn — xem nội dung lỗi của máy chủ bên dưới.",
-}
-
 // Advice returns the Vietnamese explanation of a failure class and stage.
 func Advice(class, stage string) string {
 	switch stage {
@@ -633,15 +621,13 @@ func Advice(class, stage string) string {
 	case "mail":
 		return "Máy chủ từ chối địa chỉ người gửi — kiểm tra quyền gửi của tài khoản khảo sát."
 	}
-	if a, ok := failureAdvice[class]; ok {
-		return a
-	}
-	return "Chưa rõ nguyên nhân — xem nội dung lỗi của máy chủ bên dưới."
+	meaning, action := store.FailureClass(class).Explain()
+	return meaning + " " + action
 }
 
 // failureGroup is the failures of one domain and class, for the liaison.
 type failureGroup struct {
-	Domain, Class, Stage, Advice string
+	Domain, Class, Label, Stage, Advice string
 	Failures                     []DigestFailure
 	Count                        int
 }
@@ -655,7 +641,7 @@ func groupFailures(fs []DigestFailure) []failureGroup {
 		if !ok {
 			i = len(out)
 			idx[k] = i
-			out = append(out, failureGroup{Domain: f.Domain, Class: f.Class, Stage: k[2], Advice: Advice(f.Class, k[2])})
+			out = append(out, failureGroup{Domain: f.Domain, Class: f.Class, Label: store.FailureClass(f.Class).Label(), Stage: k[2], Advice: Advice(f.Class, k[2])})
 		}
 		out[i].Failures = append(out[i].Failures, f)
 		out[i].Count += max(f.Count, 1)

@@ -90,7 +90,7 @@ func digestData() *templates.Digest {
 		},
 		Failures: []templates.DigestFailure{
 			{At: time.Date(2023, 2, 25, 9, 15, 0, 0, ict), Name: "Võ Minh Tuấn", UnitName: "Văn phòng Sở", Mailbox: "tuan.vm@stp.binhson.gov.test", Domain: "stp.binhson.gov.test",
-				Stage: "rcpt", Code: 550, Status: "5.1.1", Class: "unknown_user", Text: "<tuan.vm@stp.binhson.gov.test>: Recipient address rejected: User unknown in virtual mailbox table"},
+				Stage: "rcpt", Code: 550, Status: "5.1.1", Class: "user_unknown", Text: "<tuan.vm@stp.binhson.gov.test>: Recipient address rejected: User unknown in virtual mailbox table"},
 			{At: time.Date(2023, 2, 25, 10, 0, 0, 0, ict), Name: "Đặng Thu Trang", Mailbox: "trang.dt@sxd.binhson.gov.test", Domain: "sxd.binhson.gov.test",
 				Stage: "dsn", Code: 552, Status: "5.2.2", Class: "mailbox_full", Text: strings.Repeat("Quota exceeded (mailbox for user is full) ", 12), Count: 2},
 			{At: time.Date(2023, 2, 25, 11, 0, 0, 0, ict), Mailbox: "", Domain: "", Stage: "tls", Class: "transient", Text: "tls: failed to verify certificate: x509: certificate signed by unknown authority"},

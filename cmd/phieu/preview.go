@@ -270,7 +270,7 @@ func digestFailures(fs []*store.DeliveryFailure) []templates.DigestFailure {
 	out := make([]templates.DigestFailure, len(fs))
 	for i, f := range fs {
 		out[i] = templates.DigestFailure{At: f.At, Mailbox: f.Mailbox, Domain: f.Domain, Stage: string(f.Stage), Code: f.Code,
-			Status: f.Status, Class: f.Class, Text: f.Text}
+			Status: f.Status, Class: string(f.Class), Text: f.Text}
 	}
 	return out
 }

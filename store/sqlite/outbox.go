@@ -503,7 +503,7 @@ func (w *completion) complete(ctx context.Context, owner string, r *store.Outbox
 			rid = respondentID
 		}
 		if _, err := w.failure.ExecContext(ctx, campaignID, r.ID, rid, to, store.MailboxDomain(to), string(a.Stage), a.Code,
-			a.Status, store.FailureClass(a.Code, a.Status), a.Text, permanent, formatTime(a.At)); err != nil {
+			a.Status, store.ClassifyFailure(a.Code, a.Status, a.Text), a.Text, permanent, formatTime(a.At)); err != nil {
 			return fmt.Errorf("delivery failure: %w", err)
 		}
 		// A recipient refused for good at RCPT is an address that fails;

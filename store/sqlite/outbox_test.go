@@ -172,7 +172,7 @@ func TestOutboxService_ClaimComplete(t *testing.T) {
 	for _, f := range failures {
 		switch f.Mailbox {
 		case "bich.tt@stp.gov.test":
-			if !f.Permanent || f.Class != "unknown_user" || f.Stage != store.StageRcpt || f.Domain != "stp.gov.test" {
+			if !f.Permanent || f.Class != "user_unknown" || f.Stage != store.StageRcpt || f.Domain != "stp.gov.test" {
 				t.Errorf("refused: %+v", f)
 			}
 		case "cuong.lh@stc.gov.test":
