@@ -24,13 +24,14 @@ import (
 	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/phieu/phieu/store"
+	"github.com/phieu/phieu/store/endpoint"
 )
 
 // TLS modes of a server connection.
 const (
-	TLSStartTLS = "starttls" // plain connect, STARTTLS required before anything else
-	TLSImplicit = "tls"      // TLS from the first byte (port 465)
-	TLSNone     = "none"     // only for a server on this machine
+	TLSStartTLS = endpoint.TLSStartTLS
+	TLSImplicit = endpoint.TLSImplicit
+	TLSNone     = endpoint.TLSNone
 )
 
 // Config is the official mail server and how phieu may use it.
@@ -71,16 +72,6 @@ func (c *Config) withDefaults() Config {
 		out.TLS = TLSStartTLS
 	}
 	return out
-}
-
-// IsLoopback reports whether host names this machine, the only place a
-// connection without TLS is allowed to go.
-func IsLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Error is a failed step of an SMTP conversation: where it failed, and what
@@ -202,35 +193,16 @@ func NewTransport(cfg Config) (*Transport, error) {
 	if cfg.Host == "" || cfg.Port <= 0 || cfg.Port > 65535 {
 		return nil, store.Errorf(store.EINVALID, "smtp: host and port are required (got %q:%d)", cfg.Host, cfg.Port)
 	}
-	switch cfg.TLS {
-	case TLSStartTLS, TLSImplicit:
-	case TLSNone:
-		if !IsLoopback(cfg.Host) {
-			return nil, store.Errorf(store.EINVALID, "smtp: tls: none is allowed only for a server on this machine, not %s", cfg.Host)
-		}
-	default:
-		return nil, store.Errorf(store.EINVALID, "smtp: tls %q is not starttls, tls or none", cfg.TLS)
+	if err := endpoint.CheckTLSMode("smtp", cfg.TLS, cfg.Host); err != nil {
+		return nil, err
 	}
 	t := &Transport{cfg: cfg}
 	if cfg.TLS != TLSNone {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
+		tc, err := endpoint.ClientTLS("smtp", cfg.Host, cfg.CAFile, cfg.ServerName)
+		if err != nil {
+			return nil, err
 		}
-		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
-			if err != nil {
-				return nil, store.Errorf(store.EINVALID, "smtp: ca_file: %v", err)
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, store.Errorf(store.EINVALID, "smtp: ca_file %s holds no PEM certificate", cfg.CAFile)
-			}
-		}
-		name := cfg.ServerName
-		if name == "" {
-			name = cfg.Host
-		}
-		t.tls = &tls.Config{ServerName: name, RootCAs: pool, MinVersion: tls.VersionTLS12}
+		t.tls = tc
 	}
 	return t, nil
 }
@@ -336,7 +308,7 @@ func (c *Conn) auth() (smtp.Auth, error) {
 		}
 	}
 	// The password goes out only under TLS, or to this machine.
-	allowPlain := c.tls || IsLoopback(cfg.Host)
+	allowPlain := c.tls || endpoint.IsLoopback(cfg.Host)
 	switch mech {
 	case "plain":
 		return smtp.PlainAuth("", cfg.Username, cfg.Password, cfg.Host, allowPlain), nil

@@ -239,6 +239,7 @@ type OutboxFilter struct {
 	Kind         MessageKind
 	RespondentID int64
 	Ref          string
+	MessageID    string // without <>
 	Offset       int
 	Limit        int
 }

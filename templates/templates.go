@@ -628,8 +628,8 @@ func Advice(class, stage string) string {
 // failureGroup is the failures of one domain and class, for the liaison.
 type failureGroup struct {
 	Domain, Class, Label, Stage, Advice string
-	Failures                     []DigestFailure
-	Count                        int
+	Failures                            []DigestFailure
+	Count                               int
 }
 
 func groupFailures(fs []DigestFailure) []failureGroup {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/phieu/phieu/store"
+	"github.com/phieu/phieu/store/endpoint"
 	"github.com/phieu/phieu/store/yamlfile"
 )
 
@@ -68,7 +69,24 @@ type SMTPConfig struct {
 // IMAPConfig is the survey mailbox phieu reads.
 type IMAPConfig struct {
 	ServerConfig `yaml:",inline"`
-	Mailbox      string `yaml:"mailbox"`
+	Mailbox      string        `yaml:"mailbox"`
+	Auth         string        `yaml:"auth"`      // login (default) or plain
+	FileMode     string        `yaml:"file_mode"` // move (default), copy or flag
+	Folders      FoldersConfig `yaml:"folders"`
+	// PollInterval is how often a server without IDLE is polled.
+	PollInterval string `yaml:"poll_interval"`
+	// ResendAfter and Resends: after a "mailbox full" bounce the
+	// invitation goes again this much later, at most this many times.
+	ResendAfter string `yaml:"resend_after"`
+	Resends     int    `yaml:"resends"`
+}
+
+// FoldersConfig names the folders phieu files its messages into.
+type FoldersConfig struct {
+	Bounces     string `yaml:"bounces"`
+	Replies     string `yaml:"replies"`
+	AutoReplies string `yaml:"auto_replies"`
+	Unmatched   string `yaml:"unmatched"`
 }
 
 // HTTPConfig is where the health and web pages listen.
@@ -98,6 +116,12 @@ func DefaultConfig() Config {
 		IMAP: IMAPConfig{
 			ServerConfig: ServerConfig{Host: "127.0.0.1", Port: 1143, TLS: "none"},
 			Mailbox:      "INBOX",
+			FileMode:     "move",
+			Folders: FoldersConfig{Bounces: "phieu/Bounces", Replies: "phieu/Replies",
+				AutoReplies: "phieu/AutoReplies", Unmatched: "phieu/Unmatched"},
+			PollInterval: "2m",
+			ResendAfter:  "24h",
+			Resends:      3,
 		},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8470"},
 		Log:  LogConfig{Level: "info", Format: "text"},
@@ -174,6 +198,32 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.IMAP.Mailbox) == "" {
 		doc.Errorf("imap.mailbox", "imap.mailbox: is required (usually INBOX)")
 	}
+	switch strings.ToLower(c.IMAP.Auth) {
+	case "", "login", "plain":
+	default:
+		doc.Errorf("imap.auth", "imap.auth: %q is not login or plain", c.IMAP.Auth)
+	}
+	switch c.IMAP.FileMode {
+	case "move", "copy", "flag":
+	default:
+		doc.Errorf("imap.file_mode", "imap.file_mode: %q is not move, copy or flag", c.IMAP.FileMode)
+	}
+	for key, f := range map[string]string{"bounces": c.IMAP.Folders.Bounces, "replies": c.IMAP.Folders.Replies,
+		"auto_replies": c.IMAP.Folders.AutoReplies, "unmatched": c.IMAP.Folders.Unmatched} {
+		if strings.TrimSpace(f) == "" {
+			doc.Errorf("imap.folders."+key, "imap.folders.%s: is required", key)
+		} else if strings.EqualFold(f, c.IMAP.Mailbox) {
+			doc.Errorf("imap.folders."+key, "imap.folders.%s: %q is the mailbox phieu reads", key, f)
+		}
+	}
+	for key, v := range map[string]string{"poll_interval": c.IMAP.PollInterval, "resend_after": c.IMAP.ResendAfter} {
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			doc.Errorf("imap."+key, "imap.%s: %q is not a duration like 2m or 24h", key, v)
+		}
+	}
+	if c.IMAP.Resends < 0 || c.IMAP.Resends > 10 {
+		doc.Errorf("imap.resends", "imap.resends: %d is not between 0 and 10", c.IMAP.Resends)
+	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		doc.Errorf("http.listen", "http.listen: %q is not host:port", c.HTTP.Listen)
 	}
@@ -197,7 +247,7 @@ func (c *Config) validateServer(doc *yamlfile.Doc, key string, s ServerConfig) {
 	switch s.TLS {
 	case "starttls", "tls":
 	case "none":
-		if !isLoopback(s.Host) {
+		if !endpoint.IsLoopback(s.Host) {
 			doc.Errorf(key+".tls", "%s.tls: none is allowed only for a server on this machine (127.0.0.1, ::1, localhost), not %s: use starttls or tls", key, s.Host)
 		}
 	default:
@@ -222,15 +272,6 @@ func (c *Config) validateServer(doc *yamlfile.Doc, key string, s ServerConfig) {
 	if (s.PasswordEnv != "" || s.PasswordFile != "") && s.Username == "" {
 		doc.Errorf(key+".username", "%s.username: is required when a password is given", key)
 	}
-}
-
-// isLoopback reports whether host names this machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // password returns a server's password from its variable or file, "" if

@@ -136,8 +136,15 @@ func (m *Main) commands() []command {
 		{"send", "", "queue invitations and deliver the outbox through the SMTP server", sendHelp, func(m *Main) runner { return &SendCommand{m: m} }},
 		{"outbox list", "", "list outbox messages and their states", outboxListHelp, func(m *Main) runner { return &OutboxListCommand{m: m} }},
 		{"outbox show", "ID", "show one outbox message with every SMTP attempt", outboxShowHelp, func(m *Main) runner { return &OutboxShowCommand{m: m} }},
+		{"poll", "", "read the survey mailbox over IMAP: bounces, replies, answers", pollHelp, func(m *Main) runner { return &PollCommand{m: m} }},
+		{"inspect", "FILE...", "analyse saved messages (.eml) offline: kind, failures, reply text, answers", inspectHelp, func(m *Main) runner { return &InspectCommand{m: m} }},
+		{"inbox list", "", "list the messages read from the survey mailbox", inboxListHelp, func(m *Main) runner { return &InboxListCommand{m: m} }},
+		{"responses list", "", "list the responses read from replies", responsesListHelp, func(m *Main) runner { return &ResponsesListCommand{m: m} }},
+		{"responses accept", "ID", "count a late or needs-review response", responsesAcceptHelp, func(m *Main) runner { return &ResponsesAcceptCommand{m: m} }},
 		{"preview", "", "print a message as its recipient would see it (or its raw MIME)", previewHelp, func(m *Main) runner { return &PreviewCommand{m: m} }},
 		{"bench send", "", "measure delivery against Postfix's smtp-source, both into smtp-sink", benchSendHelp, func(m *Main) runner { return &BenchSendCommand{m: m} }},
+		{"bench poll", "", "measure the poller against a fetch-only IMAP baseline", benchPollHelp, func(m *Main) runner { return &BenchPollCommand{m: m} }},
+		{"bench accuracy", "", "measure bounce and reply analysis on the labelled real-message corpora", benchAccuracyHelp, func(m *Main) runner { return &BenchAccuracyCommand{m: m} }},
 		{"bench import", "", "measure roster import speed against a bare CSV-to-SQLite loader", benchImportHelp, func(m *Main) runner { return &BenchImportCommand{m: m} }},
 	}
 }

@@ -679,6 +679,9 @@ func outboxWhere(f store.OutboxFilter, ids ...int64) (string, []any) {
 	if f.Ref != "" {
 		where, args = append(where, "o.ref = ?"), append(args, strings.ToUpper(f.Ref))
 	}
+	if f.MessageID != "" {
+		where, args = append(where, "o.message_id = ?"), append(args, "<"+strings.Trim(f.MessageID, "<> ")+">")
+	}
 	if len(where) == 0 {
 		return "", nil
 	}
@@ -696,10 +699,16 @@ func findOutbox(ctx context.Context, tx *Tx, f store.OutboxFilter, ids ...int64)
 	if err != nil {
 		return nil, err
 	}
+	return scanOutbox(rows)
+}
+
+// scanOutbox reads and closes rows of outboxColumns.
+func scanOutbox(rows *sql.Rows) ([]*store.OutboxMessage, error) {
 	defer rows.Close()
 	var msgs []*store.OutboxMessage
 	for rows.Next() {
 		var (
+			err                                             error
 			m                                               store.OutboxMessage
 			kind, state                                     string
 			notBefore, sendBy, next, lease, created, update string

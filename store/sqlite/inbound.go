@@ -1,0 +1,545 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/phieu/phieu/store"
+)
+
+// InboundService stores what the poller reads. It queues receipts and
+// resends through the outbox in the same transaction as the message.
+type InboundService struct {
+	db     *DB
+	outbox *OutboxService
+}
+
+var _ store.InboundService = (*InboundService)(nil)
+
+// NewInboundService returns the inbound service; outbox queues replies.
+func NewInboundService(db *DB, outbox *OutboxService) *InboundService {
+	return &InboundService{db: db, outbox: outbox}
+}
+
+// FindCheckpoint returns the mailbox's checkpoint, zero when never read.
+func (s *InboundService) FindCheckpoint(ctx context.Context, account, mailbox string) (*store.Checkpoint, error) {
+	cp := &store.Checkpoint{Account: account, Mailbox: mailbox}
+	var updated string
+	err := s.db.read.QueryRowContext(ctx, `SELECT uid_validity, last_uid, updated_at FROM mailbox_checkpoints
+		WHERE account = ? AND mailbox = ?`, account, mailbox).Scan(&cp.UIDValidity, &cp.LastUID, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cp, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("find checkpoint: %w", err)
+	}
+	if cp.UpdatedAt, err = parseTime(updated); err != nil {
+		return nil, fmt.Errorf("find checkpoint: %w", err)
+	}
+	return cp, nil
+}
+
+const saveCheckpointQuery = `INSERT INTO mailbox_checkpoints (account, mailbox, uid_validity, last_uid, updated_at)
+	VALUES (?, ?, ?, ?, ?)
+	ON CONFLICT (account, mailbox) DO UPDATE SET
+		last_uid = CASE WHEN uid_validity = excluded.uid_validity THEN max(last_uid, excluded.last_uid) ELSE excluded.last_uid END,
+		uid_validity = excluded.uid_validity, updated_at = excluded.updated_at`
+
+// SaveCheckpoint stores a checkpoint. Under the same UIDVALIDITY it never
+// moves backwards.
+func (s *InboundService) SaveCheckpoint(ctx context.Context, cp *store.Checkpoint) error {
+	tx, err := s.db.BeginTx(ctx, true)
+	if err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, saveCheckpointQuery, cp.Account, cp.Mailbox, cp.UIDValidity, cp.LastUID, formatTime(tx.now)); err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save checkpoint: commit: %w", err)
+	}
+	cp.UpdatedAt = tx.now
+	return nil
+}
+
+var inboundQueries = [4]string{
+	`SELECT id, folder FROM inbound WHERE content_hash = ? AND message_id = ?`,
+	`INSERT INTO inbound (account, mailbox, uid_validity, uid, message_id, content_hash, size, kind, engine, from_addr,
+		subject, sent_at, processed_at, campaign_id, respondent_id, outbox_id, match_method, review, note, auth_results,
+		failures, folder) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	saveCheckpointQuery,
+	`INSERT INTO inbound_filings (account, mailbox, uid_validity, uid, inbound_id, folder) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`,
+}
+
+// RecordInbound stores the message and its effects and advances the
+// checkpoint, in one transaction.
+func (s *InboundService) RecordInbound(ctx context.Context, m *store.InboundMessage, cp *store.Checkpoint) (bool, error) {
+	var stmts [len(inboundQueries)]*sql.Stmt
+	for i, q := range inboundQueries {
+		st, err := s.db.stmt(ctx, true, q)
+		if err != nil {
+			return false, fmt.Errorf("record inbound: %w", err)
+		}
+		stmts[i] = st
+	}
+	tx, err := s.db.BeginTx(ctx, true)
+	if err != nil {
+		return false, fmt.Errorf("record inbound: %w", err)
+	}
+	defer tx.Rollback()
+	dup, err := s.record(ctx, tx, stmts, m, cp)
+	if err != nil {
+		return false, fmt.Errorf("record inbound uid %d: %w", m.UID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("record inbound: commit: %w", err)
+	}
+	cp.UpdatedAt = tx.now
+	return dup, nil
+}
+
+func (s *InboundService) record(ctx context.Context, tx *Tx, stmts [4]*sql.Stmt, m *store.InboundMessage, cp *store.Checkpoint) (bool, error) {
+	now := formatTime(tx.now)
+	if cp != nil {
+		if _, err := tx.StmtContext(ctx, stmts[2]).ExecContext(ctx, cp.Account, cp.Mailbox, cp.UIDValidity, cp.LastUID, now); err != nil {
+			return false, fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	fileCopy := func() error {
+		if m.Folder == "" {
+			return nil
+		}
+		_, err := tx.StmtContext(ctx, stmts[3]).ExecContext(ctx, m.Account, m.Mailbox, m.UIDValidity, m.UID, m.ID, m.Folder)
+		return err
+	}
+	var existing int64
+	var folder string
+	err := tx.StmtContext(ctx, stmts[0]).QueryRowContext(ctx, m.ContentHash, m.MessageID).Scan(&existing, &folder)
+	if err == nil {
+		// Seen before (a second delivery, a rescan after a UIDVALIDITY
+		// change): this copy is filed like the first, nothing recounted.
+		m.ID, m.Folder = existing, folder
+		if err := fileCopy(); err != nil {
+			return true, fmt.Errorf("file copy: %w", err)
+		}
+		return true, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+
+	var campaignID int64
+	if m.CampaignCode != "" {
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM campaigns WHERE code = ?`, m.CampaignCode).Scan(&campaignID); errors.Is(err, sql.ErrNoRows) {
+			return false, store.Errorf(store.ENOTFOUND, "campaign %s not found", m.CampaignCode)
+		} else if err != nil {
+			return false, err
+		}
+	}
+	failures, err := json.Marshal(nonNil(m.Failures))
+	if err != nil {
+		return false, err
+	}
+	var sentAt any
+	if !m.Date.IsZero() {
+		sentAt = formatTime(m.Date)
+	}
+	m.At = tx.now
+	if err := tx.StmtContext(ctx, stmts[1]).QueryRowContext(ctx, m.Account, m.Mailbox, m.UIDValidity, m.UID, m.MessageID,
+		m.ContentHash, m.Size, string(m.Kind), m.Engine, m.From, m.Subject, sentAt, now, nullID(campaignID),
+		nullID(m.RespondentID), nullID(m.OutboxID), string(m.Match), m.Review, m.Note, m.AuthResults, failures,
+		m.Folder).Scan(&m.ID); err != nil {
+		return false, err
+	}
+	if err := fileCopy(); err != nil {
+		return false, fmt.Errorf("file: %w", err)
+	}
+	if campaignID == 0 {
+		return false, nil
+	}
+	for _, f := range m.Failures {
+		if m.Kind != store.InboundBounce {
+			break // delays and success notices stay with the message only
+		}
+		var outboxID any
+		if m.OutboxID != 0 && (f.RespondentID == m.RespondentID || m.RespondentID == 0) {
+			outboxID = m.OutboxID
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_failures (campaign_id, outbox_id, respondent_id, mailbox,
+			domain, stage, code, status, class, text, permanent, occurred_at, source, inbound_id, remote_mta)
+			VALUES (?, ?, ?, ?, ?, 'dsn', ?, ?, ?, ?, ?, ?, 'dsn', ?, ?)`, campaignID, outboxID, nullID(f.RespondentID),
+			f.Recipient, store.MailboxDomain(f.Recipient), f.Code, f.Status, string(f.Class), f.Diagnostic, f.Hard,
+			now, m.ID, f.RemoteMTA); err != nil {
+			return false, fmt.Errorf("delivery failure: %w", err)
+		}
+		if f.Hard && f.RespondentID != 0 && m.Kind == store.InboundBounce {
+			if _, err := tx.ExecContext(ctx, `UPDATE campaign_members SET status = 'address_failed', status_changed_at = ?
+				WHERE campaign_id = ? AND respondent_id = ? AND status IN ('not_invited', 'invited')`,
+				now, campaignID, f.RespondentID); err != nil {
+				return false, fmt.Errorf("member status: %w", err)
+			}
+		}
+	}
+	if r := m.Response; r != nil {
+		if err := s.recordResponse(ctx, tx, campaignID, m, r); err != nil {
+			return false, fmt.Errorf("response: %w", err)
+		}
+	}
+	if len(m.Enqueue) > 0 {
+		for _, q := range m.Enqueue {
+			if q.Round == 0 && m.Response != nil && (q.Kind == store.KindReceipt || q.Kind == store.KindCorrection) {
+				q.Round = m.Response.Seq // one receipt per response
+			}
+		}
+		if _, err := s.outbox.enqueue(ctx, tx, m.Enqueue); err != nil {
+			return false, fmt.Errorf("enqueue: %w", err)
+		}
+	}
+	return false, nil
+}
+
+func (s *InboundService) recordResponse(ctx context.Context, tx *Tx, campaignID int64, m *store.InboundMessage, r *store.Response) error {
+	now := formatTime(tx.now)
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM responses WHERE campaign_id = ? AND respondent_id = ?`,
+		campaignID, r.RespondentID).Scan(&r.Seq); err != nil {
+		return err
+	}
+	answers, err := json.Marshal(nonNil(r.Answers))
+	if err != nil {
+		return err
+	}
+	problems, err := json.Marshal(nonNil(r.Problems))
+	if err != nil {
+		return err
+	}
+	// Only an answer that counts or asks for a correction replaces the
+	// current one; a late reply or one from another mailbox waits for the
+	// operator and leaves the counted answer alone.
+	if r.Status == store.ResponseCounted || r.Status == store.ResponsePartial {
+		if _, err := tx.ExecContext(ctx, `UPDATE responses SET status = 'superseded'
+			WHERE campaign_id = ? AND respondent_id = ? AND status IN ('counted', 'partial')`, campaignID, r.RespondentID); err != nil {
+			return err
+		}
+	}
+	r.InboundID, r.At, r.CampaignCode = m.ID, tx.now, m.CampaignCode
+	if err := tx.QueryRowContext(ctx, `INSERT INTO responses (campaign_id, respondent_id, inbound_id, seq, received_at,
+		from_addr, answers, problems, complete, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		campaignID, r.RespondentID, m.ID, r.Seq, now, r.From, answers, problems, r.Complete, string(r.Status), r.Reason).Scan(&r.ID); err != nil {
+		return err
+	}
+	return setAnsweredStatus(ctx, tx, campaignID, r.RespondentID, r.Status)
+}
+
+// setAnsweredStatus moves the member to the status the response earns.
+func setAnsweredStatus(ctx context.Context, tx *Tx, campaignID, respondentID int64, status store.ResponseStatus) error {
+	now := formatTime(tx.now)
+	var err error
+	switch status {
+	case store.ResponseCounted:
+		// An answer proves the address works, whatever a bounce said.
+		_, err = tx.ExecContext(ctx, `UPDATE campaign_members SET status = 'answered', status_changed_at = ?
+			WHERE campaign_id = ? AND respondent_id = ? AND status <> 'answered'`, now, campaignID, respondentID)
+	case store.ResponseNeedsReview:
+		_, err = tx.ExecContext(ctx, `UPDATE campaign_members SET status = 'answered_needs_review', status_changed_at = ?
+			WHERE campaign_id = ? AND respondent_id = ? AND status IN ('not_invited', 'invited', 'address_failed')`,
+			now, campaignID, respondentID)
+	}
+	return err
+}
+
+// AcceptResponse makes a late or needs-review response the member's counted
+// one, superseding any other.
+func (s *InboundService) AcceptResponse(ctx context.Context, id int64) (*store.Response, error) {
+	tx, err := s.db.BeginTx(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("accept response: %w", err)
+	}
+	defer tx.Rollback()
+	rs, err := findResponses(ctx, tx, `r.id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("accept response: %w", err)
+	}
+	if len(rs) == 0 {
+		return nil, store.Errorf(store.ENOTFOUND, "response %d not found", id)
+	}
+	r := rs[0]
+	switch r.Status {
+	case store.ResponseLate, store.ResponseNeedsReview:
+	default:
+		return nil, store.Errorf(store.EINVALID, "response %d is %s: only late or needs-review responses wait for acceptance", id, r.Status)
+	}
+	if !r.Complete {
+		return nil, store.Errorf(store.EINVALID, "response %d is incomplete: it cannot be counted", id)
+	}
+	var campaignID int64
+	if err := tx.QueryRowContext(ctx, `SELECT campaign_id FROM responses WHERE id = ?`, id).Scan(&campaignID); err != nil {
+		return nil, fmt.Errorf("accept response: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE responses SET status = 'superseded'
+		WHERE campaign_id = ? AND respondent_id = ? AND status IN ('counted', 'partial') AND id <> ?`, campaignID, r.RespondentID, id); err != nil {
+		return nil, fmt.Errorf("accept response: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE responses SET status = 'counted', reason = reason || ' (accepted by the operator)' WHERE id = ?`, id); err != nil {
+		return nil, fmt.Errorf("accept response: %w", err)
+	}
+	if err := setAnsweredStatus(ctx, tx, campaignID, r.RespondentID, store.ResponseCounted); err != nil {
+		return nil, fmt.Errorf("accept response: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("accept response: commit: %w", err)
+	}
+	r.Status = store.ResponseCounted
+	return r, nil
+}
+
+// FindResponses returns a member's responses, newest first.
+func (s *InboundService) FindResponses(ctx context.Context, campaignCode string, respondentID int64) ([]*store.Response, error) {
+	tx, err := s.db.BeginTx(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("find responses: %w", err)
+	}
+	defer tx.Rollback()
+	where, args := `c.code = ?`, []any{campaignCode}
+	if respondentID != 0 {
+		where, args = where+` AND r.respondent_id = ?`, append(args, respondentID)
+	}
+	rs, err := findResponses(ctx, tx, where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find responses: %w", err)
+	}
+	return rs, nil
+}
+
+func findResponses(ctx context.Context, tx *Tx, where string, args ...any) ([]*store.Response, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT r.id, c.code, r.respondent_id, r.inbound_id, r.seq, r.received_at, r.from_addr,
+		r.answers, r.problems, r.complete, r.status, r.reason
+		FROM responses r JOIN campaigns c ON c.id = r.campaign_id WHERE `+where+` ORDER BY r.id DESC`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.Response
+	for rows.Next() {
+		r := &store.Response{}
+		var at, status string
+		var answers, problems []byte
+		if err := rows.Scan(&r.ID, &r.CampaignCode, &r.RespondentID, &r.InboundID, &r.Seq, &at, &r.From, &answers, &problems,
+			&r.Complete, &status, &r.Reason); err != nil {
+			return nil, err
+		}
+		r.Status = store.ResponseStatus(status)
+		if r.At, err = parseTime(at); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(answers, &r.Answers); err != nil {
+			return nil, fmt.Errorf("response %d answers: %w", r.ID, err)
+		}
+		if err := json.Unmarshal(problems, &r.Problems); err != nil {
+			return nil, fmt.Errorf("response %d problems: %w", r.ID, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// PendingFilings lists the copies in the mailbox still to be filed.
+func (s *InboundService) PendingFilings(ctx context.Context, account, mailbox string, uidValidity uint32) ([]*store.InboundMessage, error) {
+	rows, err := s.db.read.QueryContext(ctx, `SELECT inbound_id, uid, folder FROM inbound_filings
+		WHERE account = ? AND mailbox = ? AND uid_validity = ? ORDER BY uid`, account, mailbox, uidValidity)
+	if err != nil {
+		return nil, fmt.Errorf("pending filings: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.InboundMessage
+	for rows.Next() {
+		m := &store.InboundMessage{Account: account, Mailbox: mailbox, UIDValidity: uidValidity}
+		if err := rows.Scan(&m.ID, &m.UID, &m.Folder); err != nil {
+			return nil, fmt.Errorf("pending filings: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MarkFiled records that the copies were filed.
+func (s *InboundService) MarkFiled(ctx context.Context, account, mailbox string, uidValidity uint32, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, true)
+	if err != nil {
+		return fmt.Errorf("mark filed: %w", err)
+	}
+	defer tx.Rollback()
+	for start := 0; start < len(uids); start += 500 {
+		chunk := uids[start:min(start+500, len(uids))]
+		args := []any{account, mailbox, uidValidity}
+		for _, u := range chunk {
+			args = append(args, u)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM inbound_filings WHERE account = ? AND mailbox = ? AND uid_validity = ?
+			AND uid IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+			return fmt.Errorf("mark filed: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("mark filed: commit: %w", err)
+	}
+	return nil
+}
+
+// FindInbound lists stored messages, newest first, with the total.
+func (s *InboundService) FindInbound(ctx context.Context, f store.InboundFilter) ([]*store.InboundMessage, int, error) {
+	tx, err := s.db.BeginTx(ctx, false)
+	if err != nil {
+		return nil, 0, fmt.Errorf("find inbound: %w", err)
+	}
+	defer tx.Rollback()
+	var where []string
+	var args []any
+	if f.CampaignCode != "" {
+		where, args = append(where, "c.code = ?"), append(args, f.CampaignCode)
+	}
+	if f.Kind != "" {
+		where, args = append(where, "i.kind = ?"), append(args, string(f.Kind))
+	}
+	if f.ReviewOnly {
+		where = append(where, "i.review <> ''")
+	}
+	w := ""
+	if len(where) > 0 {
+		w = " WHERE " + strings.Join(where, " AND ")
+	}
+	from := ` FROM inbound i LEFT JOIN campaigns c ON c.id = i.campaign_id` + w
+	var total int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*)`+from, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("find inbound: %w", err)
+	}
+	q := `SELECT i.id, i.account, i.mailbox, i.uid_validity, i.uid, i.message_id, i.content_hash, i.size, i.kind, i.engine,
+		i.from_addr, i.subject, coalesce(i.sent_at, ''), i.processed_at, coalesce(c.code, ''), coalesce(i.respondent_id, 0),
+		coalesce(i.outbox_id, 0), i.match_method, i.review, i.note, i.auth_results, i.failures, i.folder` + from +
+		` ORDER BY i.id DESC`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d OFFSET %d", f.Limit, f.Offset)
+	}
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("find inbound: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.InboundMessage
+	for rows.Next() {
+		m := &store.InboundMessage{}
+		var kind, match, sent, at string
+		var failures []byte
+		if err := rows.Scan(&m.ID, &m.Account, &m.Mailbox, &m.UIDValidity, &m.UID, &m.MessageID, &m.ContentHash, &m.Size,
+			&kind, &m.Engine, &m.From, &m.Subject, &sent, &at, &m.CampaignCode, &m.RespondentID, &m.OutboxID, &match,
+			&m.Review, &m.Note, &m.AuthResults, &failures, &m.Folder); err != nil {
+			return nil, 0, fmt.Errorf("find inbound: %w", err)
+		}
+		m.Kind, m.Match = store.InboundKind(kind), store.MatchMethod(match)
+		if sent != "" {
+			if m.Date, err = parseTime(sent); err != nil {
+				return nil, 0, fmt.Errorf("find inbound: %w", err)
+			}
+		}
+		if m.At, err = parseTime(at); err != nil {
+			return nil, 0, fmt.Errorf("find inbound: %w", err)
+		}
+		if err := json.Unmarshal(failures, &m.Failures); err != nil {
+			return nil, 0, fmt.Errorf("find inbound %d: failures: %w", m.ID, err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("find inbound: %w", err)
+	}
+	return out, total, nil
+}
+
+// FindMemberships returns the campaigns whose member owns the mailbox,
+// active campaigns first, then the latest deadline.
+func (s *InboundService) FindMemberships(ctx context.Context, mailbox string) ([]*store.Membership, error) {
+	mailbox = store.NormalizeMailbox(mailbox)
+	st, err := s.db.stmt(ctx, false, `SELECT code, respondent_id, status, alias FROM (
+		SELECT c.code, m.respondent_id, m.status, 0 AS alias, c.state, c.deadline FROM respondents r
+			JOIN campaign_members m ON m.respondent_id = r.id JOIN campaigns c ON c.id = m.campaign_id WHERE r.mailbox = ?
+		UNION ALL
+		SELECT c.code, m.respondent_id, m.status, 1, c.state, c.deadline FROM respondent_aliases a
+			JOIN campaign_members m ON m.respondent_id = a.respondent_id JOIN campaigns c ON c.id = m.campaign_id WHERE a.mailbox = ?)
+		ORDER BY state = 'active' DESC, deadline DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("find memberships: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, mailbox, mailbox)
+	if err != nil {
+		return nil, fmt.Errorf("find memberships: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Membership
+	for rows.Next() {
+		m := &store.Membership{}
+		var status string
+		if err := rows.Scan(&m.CampaignCode, &m.RespondentID, &status, &m.Alias); err != nil {
+			return nil, fmt.Errorf("find memberships: %w", err)
+		}
+		m.Status = store.MemberStatus(status)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// FindOutboxByMessageID returns the outbox message with the Message-ID.
+func (s *InboundService) FindOutboxByMessageID(ctx context.Context, messageID string) (*store.OutboxMessage, error) {
+	m, err := s.findOutboxBy(ctx, "message_id", "<"+strings.Trim(messageID, "<> ")+">")
+	if err == nil && m == nil {
+		err = store.Errorf(store.ENOTFOUND, "no message with Message-ID <%s>", strings.Trim(messageID, "<> "))
+	}
+	return m, err
+}
+
+// FindOutboxByRef returns the outbox message with the reference.
+func (s *InboundService) FindOutboxByRef(ctx context.Context, ref string) (*store.OutboxMessage, error) {
+	m, err := s.findOutboxBy(ctx, "ref", strings.ToUpper(ref))
+	if err == nil && m == nil {
+		err = store.Errorf(store.ENOTFOUND, "no message with reference %s", ref)
+	}
+	return m, err
+}
+
+// findOutboxBy looks one message up by a unique column, through a cached
+// statement: the poller does this for every message it reads.
+func (s *InboundService) findOutboxBy(ctx context.Context, column, value string) (*store.OutboxMessage, error) {
+	st, err := s.db.stmt(ctx, false, `SELECT `+outboxColumns+` FROM outbox o JOIN campaigns c ON c.id = o.campaign_id
+		LEFT JOIN units u ON u.id = o.unit_id WHERE o.`+column+` = ?`)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, value)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := scanOutbox(rows)
+	if err != nil || len(msgs) == 0 {
+		return nil, err
+	}
+	return msgs[0], nil
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
