@@ -41,9 +41,22 @@ type Analysis struct {
 	Text, Visible, Quoted string
 }
 
-// Analyze reads a raw message. It fails only when the bytes are not a
-// message at all; a garbled part degrades to what can be read.
+// Analyze reads a raw message, the text a person wrote included. It fails
+// only when the bytes are not a message at all; a garbled part degrades to
+// what can be read.
 func Analyze(raw []byte) (*Analysis, error) {
+	a, err := analyzeReport(raw)
+	if err != nil {
+		return nil, err
+	}
+	a.readText(raw)
+	return a, nil
+}
+
+// analyzeReport reads what a message is and what it names, leaving the
+// body's text for readText: the poller decodes it only for messages it
+// matched, never for mail that is not phieu's.
+func analyzeReport(raw []byte) (*Analysis, error) {
 	sum := sha256.Sum256(raw)
 	a := &Analysis{Hash: hex.EncodeToString(sum[:]), Size: len(raw)}
 	rep, err := bounce.Analyze(raw)
@@ -55,16 +68,19 @@ func Analyze(raw []byte) (*Analysis, error) {
 		h := mail.Header{Header: message.Header{Header: th}}
 		a.readHeader(h)
 	}
-	switch rep.Kind {
-	case store.InboundBounce, store.InboundDelay, store.InboundDelivered, store.InboundComplaint:
-	default:
-		// Something a person (or their vacation rule) wrote.
-		if text, err := reply.BodyText(raw); err == nil || text != "" {
-			a.Text = text
-			a.Visible, a.Quoted = reply.Trim(text)
-		}
-	}
 	return a, nil
+}
+
+// readText decodes the body of something a person (or their vacation
+// rule) wrote and splits what they wrote from the quote.
+func (a *Analysis) readText(raw []byte) {
+	if isReport(a.Kind) {
+		return
+	}
+	if text, err := reply.BodyText(raw); err == nil || text != "" {
+		a.Text = text
+		a.Visible, a.Quoted = reply.Trim(text)
+	}
 }
 
 func (a *Analysis) readHeader(h mail.Header) {

@@ -76,7 +76,12 @@ func (m Matcher) Match(ctx context.Context, a *Analysis) (Match, string, error) 
 			return Match{}, false, nil
 		},
 		func() (Match, bool, error) { return tryRef(store.MatchOriginalRef, r.OriginalRef) },
-		func() (Match, bool, error) { return tryID(store.MatchOriginalMessageID, r.OriginalMessageID) },
+		func() (Match, bool, error) {
+			if !isReport(a.Kind) {
+				return Match{}, false, nil // a person's message names what it answers in In-Reply-To
+			}
+			return tryID(store.MatchOriginalMessageID, r.OriginalMessageID)
+		},
 		func() (Match, bool, error) {
 			for _, id := range a.InReplyTo {
 				if mt, ok, err := tryID(store.MatchInReplyTo, id); ok || err != nil {

@@ -45,7 +45,8 @@ type Poller struct {
 	FetchBatch   int           // messages per FETCH, filed after each; default 200
 
 	senderDomains map[string]bool
-	campaigns     map[string]*store.Campaign // per poll
+	mu            sync.Mutex
+	campaigns     map[string]*store.Campaign // per poll, under mu
 }
 
 // Stats counts what one poll did.
@@ -163,7 +164,9 @@ func (p *Poller) sleep(ctx context.Context, d time.Duration) error {
 // PollConn reads everything new on an open connection.
 func (p *Poller) PollConn(ctx context.Context, conn *Conn) (Stats, error) {
 	var st Stats
+	p.mu.Lock()
 	p.campaigns = nil // campaigns may change between polls
+	p.mu.Unlock()
 	if err := p.loadSenderDomains(ctx); err != nil {
 		return st, err
 	}
@@ -199,7 +202,7 @@ func (p *Poller) PollConn(ctx context.Context, conn *Conn) (Stats, error) {
 	}
 	batch := p.FetchBatch
 	if batch <= 0 {
-		batch = 200
+		batch = 1000
 	}
 	for len(uids) > 0 {
 		chunk := uids[:min(batch, len(uids))]
@@ -219,10 +222,13 @@ func (p *Poller) PollConn(ctx context.Context, conn *Conn) (Stats, error) {
 }
 
 type job struct {
-	f    *Fetched
-	a    *Analysis
-	err  error
-	done chan struct{}
+	f   *Fetched
+	a   *Analysis
+	d   *Decision
+	err error
+	// unreadable: the bytes are not a message; err says why.
+	unreadable bool
+	done       chan struct{}
 }
 
 // processChunk fetches the messages and stores them in UID order, while
@@ -235,6 +241,7 @@ func (p *Poller) processChunk(ctx context.Context, conn *Conn, cp *store.Checkpo
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	where := *cp // the workers' copy: store advances cp as it goes
 	work := make(chan *job, 2*workers)
 	ordered := make(chan *job, 4*workers)
 	var wg sync.WaitGroup
@@ -243,7 +250,12 @@ func (p *Poller) processChunk(ctx context.Context, conn *Conn, cp *store.Checkpo
 		go func() {
 			defer wg.Done()
 			for j := range work {
-				j.a, j.err = Analyze(j.f.Raw)
+				j.a, j.err = analyzeReport(j.f.Raw)
+				if j.err != nil {
+					j.unreadable = true
+				} else if j.d, j.err = p.Decide(ctx, j.a, j.f, &where); j.err != nil {
+					j.err = fmt.Errorf("uid %d: %w", j.f.UID, j.err)
+				}
 				close(j.done)
 			}
 		}()
@@ -294,19 +306,22 @@ func (p *Poller) processChunk(ctx context.Context, conn *Conn, cp *store.Checkpo
 // checkpoint advance.
 func (p *Poller) store(ctx context.Context, cp *store.Checkpoint, j *job, st *Stats) error {
 	log := p.logger().With("uid", j.f.UID)
-	if j.err != nil {
+	switch {
+	case j.unreadable:
 		// Not a message at all: nothing phieu can claim, nothing to touch.
 		log.Warn("unreadable message left in place", "err", j.err)
 		st.Ignored++
 		return nil
+	case j.err != nil:
+		return j.err
 	}
-	d, err := p.Decide(ctx, j.a, j.f, cp)
-	if err != nil {
-		return fmt.Errorf("uid %d: %w", j.f.UID, err)
-	}
+	d := j.d
 	if d.Ignore {
 		st.Ignored++
 		return nil
+	}
+	if err := d.Finish(ctx); err != nil {
+		return fmt.Errorf("uid %d: %w", j.f.UID, err)
 	}
 	m := d.Message
 	next := *cp

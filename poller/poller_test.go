@@ -2,8 +2,10 @@ package poller_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/phieu/phieu/poller/imaptest"
 	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/store/endpoint"
+	"github.com/phieu/phieu/store/endpoint/testcert"
 	"github.com/phieu/phieu/store/sqlite"
 	"github.com/phieu/phieu/store/storetest"
 )
@@ -540,5 +543,64 @@ func TestWatch_IdleAndPolling(t *testing.T) {
 				t.Errorf("watch: %v", err)
 			}
 		})
+	}
+}
+
+func TestDial_TLSModesAndAuth(t *testing.T) {
+	caPEM, cert := testcert.New(t, "mail.binhson.gov.test", false)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, caPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, untrusted := testcert.New(t, "mail.binhson.gov.test", true)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name, mode, auth string
+		cert             tls.Certificate
+		caFile, password string
+		wantErr          string
+	}{
+		{"starttls", endpoint.TLSStartTLS, "login", cert, caFile, "", ""},
+		{"implicit tls, AUTHENTICATE PLAIN", endpoint.TLSImplicit, "plain", cert, caFile, "", ""},
+		{"unknown CA", endpoint.TLSImplicit, "login", cert, "", "", "certificate"},
+		{"untrusted certificate", endpoint.TLSStartTLS, "login", untrusted, caFile, "", "certificate"},
+		{"wrong password", endpoint.TLSStartTLS, "login", cert, caFile, "sai", "imap login as khaosat"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tlsMode := "starttls"
+			if tt.mode == endpoint.TLSImplicit {
+				tlsMode = "tls"
+			}
+			srv, err := imaptest.Start(imaptest.Options{TLS: tlsMode, Cert: tt.cert})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			pw := srv.Password
+			if tt.password != "" {
+				pw = tt.password
+			}
+			conn, err := poller.Dial(ctx, poller.Config{Host: srv.Host, Port: srv.Port, TLS: tt.mode, CAFile: tt.caFile,
+				ServerName: "mail.binhson.gov.test", Username: srv.Username, Password: pw, Auth: tt.auth, DialTimeout: 5 * time.Second}, nil)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				conn.Close()
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+	if err := (poller.Config{Host: "mail.binhson.gov.test", Port: 143, TLS: endpoint.TLSNone}).Validate(); err == nil ||
+		!strings.Contains(err.Error(), "only for a server on this machine") {
+		t.Errorf("tls none to a remote host: %v", err)
+	}
+	// A dead server: a clear error naming it, nothing else.
+	_, err := poller.Dial(ctx, poller.Config{Host: "127.0.0.1", Port: 1, TLS: endpoint.TLSNone, Username: "x"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "imap 127.0.0.1:1: connect") {
+		t.Errorf("dead server: %v", err)
 	}
 }

@@ -16,10 +16,28 @@ import (
 type Decision struct {
 	Message *store.InboundMessage
 	Ignore  bool // not phieu's: not stored, not filed, not flagged
+
+	// later are the steps that read what earlier messages changed (the
+	// member's standing response, the resends so far): Finish runs them
+	// in mailbox order, just before the message is stored.
+	later []func(ctx context.Context) error
+}
+
+// Finish runs the steps that must see every earlier message stored.
+func (d *Decision) Finish(ctx context.Context) error {
+	for _, f := range d.later {
+		if err := f(ctx); err != nil {
+			return err
+		}
+	}
+	d.later = nil
+	return nil
 }
 
 // Decide turns an analysed message into the record to store, with its
-// effects: failures, a response, a receipt or correction, a resend.
+// effects: failures, a response, a receipt or correction, a resend. It only
+// reads what earlier messages cannot change, so several messages can be
+// decided at once; Finish completes the decision in order.
 func (p *Poller) Decide(ctx context.Context, a *Analysis, f *Fetched, cp *store.Checkpoint) (*Decision, error) {
 	m := &store.InboundMessage{
 		Account: cp.Account, Mailbox: cp.Mailbox, UIDValidity: cp.UIDValidity, UID: f.UID,
@@ -54,10 +72,11 @@ func (p *Poller) Decide(ctx context.Context, a *Analysis, f *Fetched, cp *store.
 	if err != nil {
 		return nil, err
 	}
+	d := &Decision{Message: m}
 	switch a.Kind {
 	case store.InboundBounce, store.InboundDelay, store.InboundDelivered:
 		m.Folder = folders.Bounces
-		if err := p.decideReport(ctx, m, match, c); err != nil {
+		if err := p.decideReport(ctx, d, match, c); err != nil {
 			return nil, err
 		}
 	case store.InboundComplaint:
@@ -69,20 +88,21 @@ func (p *Poller) Decide(ctx context.Context, a *Analysis, f *Fetched, cp *store.
 		m.Note = a.AutoReplyReason
 	case store.InboundReply:
 		m.Folder = folders.Replies
-		if err := p.decideReply(ctx, m, a, f, match, c); err != nil {
+		if err := p.decideReply(ctx, d, a, f, match, c); err != nil {
 			return nil, err
 		}
 	default:
 		m.Folder = folders.AutoReplies
 		m.Note = "thư tự động khác"
 	}
-	return &Decision{Message: m}, nil
+	return d, nil
 }
 
 // decideReport ties each failed recipient to a member and decides the
 // follow-up: a hard failure marks the address failed (the store does that
 // for hard bounces), a full mailbox queues the invitation again later.
-func (p *Poller) decideReport(ctx context.Context, m *store.InboundMessage, match Match, c *store.Campaign) error {
+func (p *Poller) decideReport(ctx context.Context, d *Decision, match Match, c *store.Campaign) error {
+	m := d.Message
 	if len(m.Failures) == 0 && m.Kind == store.InboundBounce && match.Outbox != nil {
 		// A bounce phieu could place but not read: keep the evidence.
 		m.Failures = []*store.InboundFailure{{Recipient: match.Outbox.To, Class: store.ClassOther,
@@ -109,9 +129,8 @@ func (p *Poller) decideReport(ctx context.Context, m *store.InboundMessage, matc
 		if m.Kind != store.InboundBounce || f.RespondentID == 0 || f.Class != store.ClassMailboxFull || f.Hard {
 			continue
 		}
-		if err := p.queueResend(ctx, m, c, f.RespondentID); err != nil {
-			return err
-		}
+		respondentID := f.RespondentID
+		d.later = append(d.later, func(ctx context.Context) error { return p.queueResend(ctx, m, c, respondentID) })
 	}
 	return nil
 }
@@ -134,30 +153,22 @@ func (p *Poller) queueResend(ctx context.Context, m *store.InboundMessage, c *st
 
 // decideReply reads the answers, checks the sender and the deadline, and
 // queues a receipt or a correction request.
-func (p *Poller) decideReply(ctx context.Context, m *store.InboundMessage, a *Analysis, f *Fetched, match Match, c *store.Campaign) error {
+func (p *Poller) decideReply(ctx context.Context, d *Decision, a *Analysis, f *Fetched, match Match, c *store.Campaign) error {
+	m := d.Message
 	if match.RespondentID == 0 {
 		m.Review = "trả lời thư gửi đơn vị (không phải phiếu khảo sát): cần người đọc"
 		return nil
+	}
+	if a.Text == "" {
+		a.readText(f.Raw)
 	}
 	res := answers.Read(a.Visible, a.Quoted, c.Questionnaire)
 	if len(res.Answers) == 0 && onlyMissing(res.Problems) {
 		m.Review = "thư trả lời không có câu trả lời nào đọc được: cần người đọc"
 		return nil
 	}
-	prev, err := p.currentResponse(ctx, c.Code, match.RespondentID)
-	if err != nil {
-		return err
-	}
-	res = mergeAnswers(prev, res, c.Questionnaire)
-	r := &store.Response{CampaignCode: c.Code, RespondentID: match.RespondentID, From: a.From, Complete: res.Complete}
-	for _, an := range res.Answers {
-		r.Answers = append(r.Answers, store.ResponseAnswer{Code: an.Code, Value: an.Value, Source: string(an.Source)})
-	}
-	for _, pr := range res.Problems {
-		r.Problems = append(r.Problems, store.ResponseProblem{Code: pr.Code, Kind: string(pr.Kind), Got: pr.Got, Message: pr.Message})
-	}
+	r := &store.Response{CampaignCode: c.Code, RespondentID: match.RespondentID, From: a.From}
 	m.Response = r
-
 	arrived := f.InternalDate
 	if arrived.IsZero() {
 		arrived = p.now()
@@ -170,21 +181,42 @@ func (p *Poller) decideReply(ctx context.Context, m *store.InboundMessage, a *An
 	case arrived.After(c.Deadline):
 		r.Status, r.Reason = store.ResponseLate, "nhận lúc "+arrived.In(c.Loc()).Format("15:04 02/01/2006")+", sau hạn"
 		m.Review = "trả lời sau hạn: chỉ được tính khi người điều hành chấp nhận"
-		return nil
 	case !own:
 		r.Status, r.Reason = store.ResponseNeedsReview, "trả lời từ hộp thư khác: "+a.From
 		m.Review = "trả lời từ hộp thư không phải của thành viên (" + a.From + "): chưa tính cho đến khi được xác minh"
-		return nil
-	case res.Complete:
-		r.Status = store.ResponseCounted
-	default:
-		r.Status = store.ResponsePartial
+	}
+	d.later = append(d.later, func(ctx context.Context) error { return p.completeReply(ctx, m, r, res, c) })
+	return nil
+}
+
+// completeReply lays the reply over the member's standing response and
+// queues the receipt or the correction request. It runs in mailbox order:
+// the standing response may come from the message just before.
+func (p *Poller) completeReply(ctx context.Context, m *store.InboundMessage, r *store.Response, res answers.Result, c *store.Campaign) error {
+	if r.Status == "" {
+		prev, err := p.currentResponse(ctx, c.Code, r.RespondentID)
+		if err != nil {
+			return err
+		}
+		res = mergeAnswers(prev, res, c.Questionnaire)
+	}
+	r.Complete = res.Complete
+	for _, an := range res.Answers {
+		r.Answers = append(r.Answers, store.ResponseAnswer{Code: an.Code, Value: an.Value, Source: string(an.Source)})
+	}
+	for _, pr := range res.Problems {
+		r.Problems = append(r.Problems, store.ResponseProblem{Code: pr.Code, Kind: string(pr.Kind), Got: pr.Got, Message: pr.Message})
+	}
+	if r.Status != "" {
+		return nil // late or from another mailbox: the operator decides, nothing is sent
 	}
 	data := templates.Data{}
 	kind := store.KindReceipt
 	if res.Complete {
+		r.Status = store.ResponseCounted
 		data.Answers = res.ForReceipt(c.Questionnaire)
 	} else {
+		r.Status = store.ResponsePartial
 		kind = store.KindCorrection
 		data.Problems = res.ForCorrection(c.Questionnaire)
 	}
@@ -192,7 +224,7 @@ func (p *Poller) decideReply(ctx context.Context, m *store.InboundMessage, a *An
 	if err != nil {
 		return err
 	}
-	m.Enqueue = append(m.Enqueue, &store.OutboxMessage{CampaignCode: c.Code, Kind: kind, RespondentID: match.RespondentID,
+	m.Enqueue = append(m.Enqueue, &store.OutboxMessage{CampaignCode: c.Code, Kind: kind, RespondentID: r.RespondentID,
 		Payload: payload, NotBefore: p.now()})
 	return nil
 }
@@ -285,17 +317,22 @@ func mergeAnswers(prev *store.Response, res answers.Result, q store.Questionnair
 }
 
 func (p *Poller) campaign(ctx context.Context, code string) (*store.Campaign, error) {
-	if c, ok := p.campaigns[code]; ok {
+	p.mu.Lock()
+	c, ok := p.campaigns[code]
+	p.mu.Unlock()
+	if ok {
 		return c, nil
 	}
 	c, err := p.Campaigns.FindCampaignByCode(ctx, code)
 	if err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
 	if p.campaigns == nil {
 		p.campaigns = map[string]*store.Campaign{}
 	}
 	p.campaigns[code] = c
+	p.mu.Unlock()
 	return c, nil
 }
 

@@ -171,9 +171,14 @@ func (c *InspectCommand) explain(w io.Writer, r inspectResult) {
 	for _, f := range r.Failures {
 		class := store.FailureClass(f.Class)
 		meaning, action := class.Explain()
-		hard := "lỗi tạm thời (hệ thống sẽ thử lại)"
-		if f.Hard {
-			hard = "lỗi vĩnh viễn"
+		var hard string
+		switch {
+		case f.Hard:
+			hard = "lỗi vĩnh viễn: địa chỉ không dùng được"
+		case strings.HasPrefix(f.Status, "4."):
+			hard = "lỗi tạm thời: máy chủ thư còn thử gửi lại"
+		default:
+			hard = "thư bị từ chối, nhưng địa chỉ vẫn có thể dùng được sau khi khắc phục"
 		}
 		fmt.Fprintf(w, "- Người nhận %s: %s, mã %s", f.Recipient, class.Label(), f.Status)
 		if f.SMTPCode != 0 {

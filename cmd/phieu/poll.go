@@ -100,6 +100,9 @@ func (c *PollCommand) Run(ctx context.Context) error {
 	c.loc = configLocation(cfg)
 	if !c.watch {
 		st, err := p.Poll(ctx)
+		if err != nil && st.Fetched == 0 {
+			return fmt.Errorf("%w (the imap section of %s names the server)", err, configName(cfg))
+		}
 		c.report(st)
 		return err
 	}
@@ -107,6 +110,13 @@ func (c *PollCommand) Run(ctx context.Context) error {
 	defer stop()
 	fmt.Fprintf(c.m.Stderr, "watching %s on %s:%d (Ctrl-C to stop)\n", cfg.IMAP.Mailbox, cfg.IMAP.Host, cfg.IMAP.Port)
 	return p.Watch(ctx, c.report)
+}
+
+func configName(cfg *Config) string {
+	if cfg.Path == "" {
+		return "the built-in defaults"
+	}
+	return cfg.Path
 }
 
 func (c *PollCommand) report(st poller.Stats) {

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/phieu/phieu/store/endpoint/testcert"
 )
 
 // Stage is a point of the conversation a Script can answer.
@@ -159,7 +161,7 @@ func Start(tb testing.TB, opts Options) *Server {
 
 	var tlsConfig *tls.Config
 	if opts.TLS != TLSNone {
-		caPEM, cert := newCertificates(tb, opts.Domain, opts.UntrustedCert)
+		caPEM, cert := testcert.New(tb, opts.Domain, opts.UntrustedCert)
 		s.CAPEM = caPEM
 		s.CertPool = x509.NewCertPool()
 		s.CertPool.AppendCertsFromPEM(caPEM)

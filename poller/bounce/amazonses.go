@@ -58,7 +58,12 @@ func parseSES(text string) *sesNotification {
 	}
 	var n sesNotification
 	if err := json.NewDecoder(strings.NewReader(text[i:])).Decode(&n); err != nil {
-		return nil
+		// Long lines folded on the way, inside JSON strings.
+		unfolded := strings.NewReplacer("\r\n ", "", "\n ", "", "\r\n\t", "", "\n\t", "").Replace(text[i:])
+		n = sesNotification{}
+		if json.NewDecoder(strings.NewReader(unfolded)).Decode(&n) != nil {
+			return nil
+		}
 	}
 	if n.Message != "" && n.NotificationType == "" && n.EventType == "" {
 		return parseSES(n.Message)

@@ -59,6 +59,10 @@ func analyze(raw []byte) (*Report, error) {
 	}
 	rep := &Report{}
 	orig := findOriginal(m)
+	if orig.messageID == "" {
+		// Replies and auto-replies name the message they answer.
+		orig.messageID = trimID(m.header.Get("In-Reply-To"))
+	}
 	rep.fillOriginal(orig)
 
 	if fb := parseFeedback(m); fb != nil {

@@ -191,6 +191,9 @@ func TestVietnameseAutoReply(t *testing.T) {
 	if len(r.Failures) != 0 {
 		t.Errorf("Failures = %+v", r.Failures)
 	}
+	if r.OriginalMessageID != "20230301.5.3@phieu.test" {
+		t.Errorf("OriginalMessageID = %q, want the In-Reply-To", r.OriginalMessageID)
+	}
 }
 
 func TestAutoReplyHeaders(t *testing.T) {

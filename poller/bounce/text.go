@@ -36,6 +36,21 @@ func bounceText(m *parsed) string {
 	return t
 }
 
+// originalMarkerWords: one of these is in every originalMarker match.
+var originalMarkerWords = []string{"message", "original", "copy", "received: from", "returned", "enclosed", "forwarded", "unsent", "mail follows"}
+
+// containsAnyFold reports whether s holds one of the lower-case words,
+// ignoring case: a cheap test before a costly case-insensitive pattern.
+func containsAnyFold(s string, words []string) bool {
+	lower := strings.ToLower(s)
+	for _, w := range words {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // Lines that introduce the copy of the original in text bounces.
 var originalMarker = regexp.MustCompile(`(?im)^[ \t]*(?:` +
 	`-+ ?this is a copy of the message|` +
@@ -62,6 +77,9 @@ var originalMarker = regexp.MustCompile(`(?im)^[ \t]*(?:` +
 
 // originalStart is where the copy of the original begins in t, or -1.
 func originalStart(t string) int {
+	if !containsAnyFold(t, originalMarkerWords) {
+		return -1 // most mail: no need to run the marker pattern
+	}
 	loc := originalMarker.FindStringIndex(t)
 	if loc == nil {
 		return -1

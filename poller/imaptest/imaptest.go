@@ -5,6 +5,7 @@ package imaptest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
@@ -25,6 +26,9 @@ type Options struct {
 	NoMove             bool   // do not offer MOVE (phieu must COPY and flag)
 	NoIdle             bool   // do not offer IDLE (phieu must poll)
 	Mailboxes          []string
+	// TLS is "" (plain), "starttls" or "tls" (implicit), with Cert.
+	TLS  string
+	Cert tls.Certificate
 }
 
 // Server is a running in-memory IMAP server.
@@ -60,17 +64,26 @@ func Start(opts Options) (*Server, error) {
 	if opts.NoIdle {
 		delete(caps, imap.CapIdle)
 	}
-	srv := imapserver.New(&imapserver.Options{
+	sopts := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return mem.NewSession(), nil, nil
 		},
 		Caps:         caps,
-		InsecureAuth: true, // loopback only
+		InsecureAuth: opts.TLS == "", // loopback only
 		Logger:       log.New(io.Discard, "", 0),
-	})
+	}
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{opts.Cert}, MinVersion: tls.VersionTLS12}
+	if opts.TLS == "starttls" {
+		sopts.TLSConfig = tlsConfig
+		caps[imap.CapStartTLS] = struct{}{}
+	}
+	srv := imapserver.New(sopts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("imaptest: %w", err)
+	}
+	if opts.TLS == "tls" {
+		ln = tls.NewListener(ln, tlsConfig)
 	}
 	go srv.Serve(ln)
 	addr := ln.Addr().(*net.TCPAddr)

@@ -66,6 +66,27 @@ func (s *InboundService) SaveCheckpoint(ctx context.Context, cp *store.Checkpoin
 	return nil
 }
 
+// The statements of record, warmed before its transaction.
+const (
+	campaignIDQuery       = `SELECT id FROM campaigns WHERE code = ?`
+	insertDSNFailureQuery = `INSERT INTO delivery_failures (campaign_id, outbox_id, respondent_id, mailbox,
+			domain, stage, code, status, class, text, permanent, occurred_at, source, inbound_id, remote_mta)
+			VALUES (?, ?, ?, ?, ?, 'dsn', ?, ?, ?, ?, ?, ?, 'dsn', ?, ?)`
+	addressFailedQuery = `UPDATE campaign_members SET status = 'address_failed', status_changed_at = ?
+				WHERE campaign_id = ? AND respondent_id = ? AND status IN ('not_invited', 'invited')`
+	nextResponseSeqQuery    = `SELECT coalesce(max(seq), 0) + 1 FROM responses WHERE campaign_id = ? AND respondent_id = ?`
+	supersedeResponsesQuery = `UPDATE responses SET status = 'superseded'
+			WHERE campaign_id = ? AND respondent_id = ? AND status IN ('counted', 'partial')`
+	insertResponseQuery = `INSERT INTO responses (campaign_id, respondent_id, inbound_id, seq, received_at,
+		from_addr, answers, problems, complete, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	answeredQuery = `UPDATE campaign_members SET status = 'answered', status_changed_at = ?
+			WHERE campaign_id = ? AND respondent_id = ? AND status <> 'answered'`
+	answeredNeedsReviewQuery = `UPDATE campaign_members SET status = 'answered_needs_review', status_changed_at = ?
+			WHERE campaign_id = ? AND respondent_id = ? AND status IN ('not_invited', 'invited', 'address_failed')`
+)
+
+var recordQueries = []string{campaignIDQuery, insertDSNFailureQuery, addressFailedQuery, nextResponseSeqQuery, supersedeResponsesQuery, insertResponseQuery, answeredQuery, answeredNeedsReviewQuery}
+
 var inboundQueries = [4]string{
 	`SELECT id, folder FROM inbound WHERE content_hash = ? AND message_id = ?`,
 	`INSERT INTO inbound (account, mailbox, uid_validity, uid, message_id, content_hash, size, kind, engine, from_addr,
@@ -86,6 +107,9 @@ func (s *InboundService) RecordInbound(ctx context.Context, m *store.InboundMess
 			return false, fmt.Errorf("record inbound: %w", err)
 		}
 		stmts[i] = st
+	}
+	if err := s.db.warm(ctx, append(recordQueries, enqueueQueries...)...); err != nil {
+		return false, fmt.Errorf("record inbound: %w", err)
 	}
 	tx, err := s.db.BeginTx(ctx, true)
 	if err != nil {
@@ -134,7 +158,7 @@ func (s *InboundService) record(ctx context.Context, tx *Tx, stmts [4]*sql.Stmt,
 
 	var campaignID int64
 	if m.CampaignCode != "" {
-		if err := tx.QueryRowContext(ctx, `SELECT id FROM campaigns WHERE code = ?`, m.CampaignCode).Scan(&campaignID); errors.Is(err, sql.ErrNoRows) {
+		if err := tx.queryRow(ctx, campaignIDQuery, m.CampaignCode).Scan(&campaignID); errors.Is(err, sql.ErrNoRows) {
 			return false, store.Errorf(store.ENOTFOUND, "campaign %s not found", m.CampaignCode)
 		} else if err != nil {
 			return false, err
@@ -169,16 +193,13 @@ func (s *InboundService) record(ctx context.Context, tx *Tx, stmts [4]*sql.Stmt,
 		if m.OutboxID != 0 && (f.RespondentID == m.RespondentID || m.RespondentID == 0) {
 			outboxID = m.OutboxID
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_failures (campaign_id, outbox_id, respondent_id, mailbox,
-			domain, stage, code, status, class, text, permanent, occurred_at, source, inbound_id, remote_mta)
-			VALUES (?, ?, ?, ?, ?, 'dsn', ?, ?, ?, ?, ?, ?, 'dsn', ?, ?)`, campaignID, outboxID, nullID(f.RespondentID),
+		if _, err := tx.exec(ctx, insertDSNFailureQuery, campaignID, outboxID, nullID(f.RespondentID),
 			f.Recipient, store.MailboxDomain(f.Recipient), f.Code, f.Status, string(f.Class), f.Diagnostic, f.Hard,
 			now, m.ID, f.RemoteMTA); err != nil {
 			return false, fmt.Errorf("delivery failure: %w", err)
 		}
 		if f.Hard && f.RespondentID != 0 && m.Kind == store.InboundBounce {
-			if _, err := tx.ExecContext(ctx, `UPDATE campaign_members SET status = 'address_failed', status_changed_at = ?
-				WHERE campaign_id = ? AND respondent_id = ? AND status IN ('not_invited', 'invited')`,
+			if _, err := tx.exec(ctx, addressFailedQuery,
 				now, campaignID, f.RespondentID); err != nil {
 				return false, fmt.Errorf("member status: %w", err)
 			}
@@ -204,7 +225,7 @@ func (s *InboundService) record(ctx context.Context, tx *Tx, stmts [4]*sql.Stmt,
 
 func (s *InboundService) recordResponse(ctx context.Context, tx *Tx, campaignID int64, m *store.InboundMessage, r *store.Response) error {
 	now := formatTime(tx.now)
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM responses WHERE campaign_id = ? AND respondent_id = ?`,
+	if err := tx.queryRow(ctx, nextResponseSeqQuery,
 		campaignID, r.RespondentID).Scan(&r.Seq); err != nil {
 		return err
 	}
@@ -220,14 +241,12 @@ func (s *InboundService) recordResponse(ctx context.Context, tx *Tx, campaignID 
 	// current one; a late reply or one from another mailbox waits for the
 	// operator and leaves the counted answer alone.
 	if r.Status == store.ResponseCounted || r.Status == store.ResponsePartial {
-		if _, err := tx.ExecContext(ctx, `UPDATE responses SET status = 'superseded'
-			WHERE campaign_id = ? AND respondent_id = ? AND status IN ('counted', 'partial')`, campaignID, r.RespondentID); err != nil {
+		if _, err := tx.exec(ctx, supersedeResponsesQuery, campaignID, r.RespondentID); err != nil {
 			return err
 		}
 	}
 	r.InboundID, r.At, r.CampaignCode = m.ID, tx.now, m.CampaignCode
-	if err := tx.QueryRowContext(ctx, `INSERT INTO responses (campaign_id, respondent_id, inbound_id, seq, received_at,
-		from_addr, answers, problems, complete, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	if err := tx.queryRow(ctx, insertResponseQuery,
 		campaignID, r.RespondentID, m.ID, r.Seq, now, r.From, answers, problems, r.Complete, string(r.Status), r.Reason).Scan(&r.ID); err != nil {
 		return err
 	}
@@ -241,11 +260,9 @@ func setAnsweredStatus(ctx context.Context, tx *Tx, campaignID, respondentID int
 	switch status {
 	case store.ResponseCounted:
 		// An answer proves the address works, whatever a bounce said.
-		_, err = tx.ExecContext(ctx, `UPDATE campaign_members SET status = 'answered', status_changed_at = ?
-			WHERE campaign_id = ? AND respondent_id = ? AND status <> 'answered'`, now, campaignID, respondentID)
+		_, err = tx.exec(ctx, answeredQuery, now, campaignID, respondentID)
 	case store.ResponseNeedsReview:
-		_, err = tx.ExecContext(ctx, `UPDATE campaign_members SET status = 'answered_needs_review', status_changed_at = ?
-			WHERE campaign_id = ? AND respondent_id = ? AND status IN ('not_invited', 'invited', 'address_failed')`,
+		_, err = tx.exec(ctx, answeredNeedsReviewQuery,
 			now, campaignID, respondentID)
 	}
 	return err

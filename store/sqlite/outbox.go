@@ -41,6 +41,9 @@ func newMessageID(domain string) string {
 // with no To are addressed to the respondent's mailbox; head digests with no
 // To to the unit head.
 func (s *OutboxService) EnqueueOutbox(ctx context.Context, msgs []*store.OutboxMessage) (int, error) {
+	if err := s.db.warm(ctx, enqueueQueries...); err != nil {
+		return 0, fmt.Errorf("enqueue: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, true)
 	if err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
@@ -61,23 +64,44 @@ type campaignRef struct {
 	domain string
 }
 
-func (s *OutboxService) enqueue(ctx context.Context, tx *Tx, msgs []*store.OutboxMessage) (int, error) {
-	campaigns := map[string]campaignRef{}
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO outbox (campaign_id, recipient_key, kind, round, respondent_id, unit_id,
+// Statements of enqueue; warmed (see DB.warm) by the transactions that
+// enqueue.
+var enqueueQueries = []string{
+	enqueueCampaignQuery, enqueueRespondentQuery, enqueueUnitQuery, enqueueInsertQuery, enqueueExistingQuery,
+	enqueueRefQuery, enqueueReadBackQuery,
+}
+
+const (
+	enqueueCampaignQuery   = `SELECT id, sender_address FROM campaigns WHERE code = ?`
+	enqueueRespondentQuery = `SELECT mailbox, full_name FROM respondents WHERE id = ?`
+	enqueueUnitQuery       = `SELECT id, head_mailbox, head_name FROM units WHERE code = ?`
+	enqueueInsertQuery     = `INSERT INTO outbox (campaign_id, recipient_key, kind, round, respondent_id, unit_id,
 		to_addr, to_name, message_id, payload, not_before, send_by, next_attempt_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (campaign_id, recipient_key) DO NOTHING RETURNING id`)
-	if err != nil {
-		return 0, err
+		ON CONFLICT (campaign_id, recipient_key) DO NOTHING RETURNING id`
+	enqueueExistingQuery = `SELECT id FROM outbox WHERE campaign_id = ? AND recipient_key = ?`
+	enqueueRefQuery      = `UPDATE outbox SET ref = ? WHERE id = ?`
+	enqueueReadBackQuery = `SELECT ` + outboxColumns + ` FROM outbox o JOIN campaigns c ON c.id = o.campaign_id
+		LEFT JOIN units u ON u.id = o.unit_id WHERE o.id = ?`
+)
+
+func (s *OutboxService) enqueue(ctx context.Context, tx *Tx, msgs []*store.OutboxMessage) (int, error) {
+	var st [7]*sql.Stmt
+	for i, q := range enqueueQueries {
+		var err error
+		if st[i], err = tx.stmt(ctx, q); err != nil {
+			return 0, err
+		}
 	}
-	defer insert.Close()
+	campaignQ, respondentQ, unitQ, insert, existingQ, refQ, readBack := st[0], st[1], st[2], st[3], st[4], st[5], st[6]
+	campaigns := map[string]campaignRef{}
 	now := formatTime(tx.now)
 	added := 0
 	for _, m := range msgs {
 		c, ok := campaigns[m.CampaignCode]
 		if !ok {
 			var sender string
-			if err := tx.QueryRowContext(ctx, `SELECT id, sender_address FROM campaigns WHERE code = ?`, m.CampaignCode).Scan(&c.id, &sender); errors.Is(err, sql.ErrNoRows) {
+			if err := campaignQ.QueryRowContext(ctx, m.CampaignCode).Scan(&c.id, &sender); errors.Is(err, sql.ErrNoRows) {
 				return 0, store.Errorf(store.ENOTFOUND, "campaign %s not found", m.CampaignCode)
 			} else if err != nil {
 				return 0, err
@@ -90,7 +114,7 @@ func (s *OutboxService) enqueue(ctx context.Context, tx *Tx, msgs []*store.Outbo
 		case m.RespondentID != 0:
 			respondentID = m.RespondentID
 			if m.To == "" {
-				if err := tx.QueryRowContext(ctx, `SELECT mailbox, full_name FROM respondents WHERE id = ?`, m.RespondentID).Scan(&m.To, &m.ToName); errors.Is(err, sql.ErrNoRows) {
+				if err := respondentQ.QueryRowContext(ctx, m.RespondentID).Scan(&m.To, &m.ToName); errors.Is(err, sql.ErrNoRows) {
 					return 0, store.Errorf(store.ENOTFOUND, "respondent %d not found", m.RespondentID)
 				} else if err != nil {
 					return 0, err
@@ -99,7 +123,7 @@ func (s *OutboxService) enqueue(ctx context.Context, tx *Tx, msgs []*store.Outbo
 		case m.UnitCode != "":
 			var id int64
 			var mailbox, name string
-			if err := tx.QueryRowContext(ctx, `SELECT id, head_mailbox, head_name FROM units WHERE code = ?`, m.UnitCode).Scan(&id, &mailbox, &name); errors.Is(err, sql.ErrNoRows) {
+			if err := unitQ.QueryRowContext(ctx, m.UnitCode).Scan(&id, &mailbox, &name); errors.Is(err, sql.ErrNoRows) {
 				return 0, store.Errorf(store.ENOTFOUND, "unit %s not found", m.UnitCode)
 			} else if err != nil {
 				return 0, err
@@ -124,18 +148,22 @@ func (s *OutboxService) enqueue(ctx context.Context, tx *Tx, msgs []*store.Outbo
 			m.To, m.ToName, newMessageID(c.domain), m.Payload, formatDue(notBefore), sendBy, formatDue(notBefore), now, now).Scan(&id)
 		switch {
 		case errors.Is(err, sql.ErrNoRows): // already there
-			if err := tx.QueryRowContext(ctx, `SELECT id FROM outbox WHERE campaign_id = ? AND recipient_key = ?`, c.id, m.Key()).Scan(&id); err != nil {
+			if err := existingQ.QueryRowContext(ctx, c.id, m.Key()).Scan(&id); err != nil {
 				return 0, err
 			}
 		case err != nil:
 			return 0, err
 		default:
 			added++
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET ref = ? WHERE id = ?`, s.refs.Ref(id), id); err != nil {
+			if _, err := refQ.ExecContext(ctx, s.refs.Ref(id), id); err != nil {
 				return 0, fmt.Errorf("reference of message %d: %w", id, err)
 			}
 		}
-		stored, err := findOutbox(ctx, tx, store.OutboxFilter{ID: id})
+		rows, err := readBack.QueryContext(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		stored, err := scanOutbox(rows)
 		if err != nil {
 			return 0, err
 		}

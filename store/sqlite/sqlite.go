@@ -110,6 +110,45 @@ func (db *DB) stmt(ctx context.Context, writable bool, query string) (*sql.Stmt,
 	return st, nil
 }
 
+// warm prepares and caches write statements, so a transaction can then
+// take them with Tx.stmt. Call it before BeginTx: preparing needs the write
+// pool's only connection.
+func (db *DB) warm(ctx context.Context, queries ...string) error {
+	for _, q := range queries {
+		if _, err := db.stmt(ctx, true, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stmt returns query as a statement of this write transaction: the cached
+// one if warmed, else one prepared for this transaction only.
+func (tx *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := tx.db.stmts.Load(stmtKey{true, query}); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
+// exec runs query as a statement of the transaction (see stmt).
+func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := tx.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRow runs query as a statement of the transaction (see stmt).
+func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := tx.stmt(ctx, query)
+	if err != nil {
+		return tx.QueryRowContext(ctx, query, args...) // reports the same error on Scan
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
 // NewDB returns a DB for the file at dsn. Call Open before use.
 func NewDB(dsn string) *DB {
 	return &DB{DSN: dsn, Now: time.Now}

@@ -1,4 +1,6 @@
-package smtptest
+// Package testcert makes throwaway TLS certificates for the in-process SMTP
+// and IMAP test servers.
+package testcert
 
 import (
 	"crypto/ecdsa"
@@ -14,10 +16,10 @@ import (
 	"time"
 )
 
-// newCertificates makes, in memory, a CA and a server certificate it
+// New makes, in memory, a CA and a server certificate it
 // signed, valid for 127.0.0.1, localhost and domain. With untrusted, the
 // server certificate is signed by a second CA that caPEM does not hold.
-func newCertificates(tb testing.TB, domain string, untrusted bool) (caPEM []byte, cert tls.Certificate) {
+func New(tb testing.TB, domain string, untrusted bool) (caPEM []byte, cert tls.Certificate) {
 	tb.Helper()
 	ca, caKey, caPEM := newCA(tb, "phieu test CA")
 	if untrusted {
