@@ -58,6 +58,7 @@ type Stats struct {
 	Filed      int
 	Review     int
 	Responses  int
+	Queued     int // receipts, correction requests and resends put in the outbox
 	Kinds      map[store.InboundKind]int
 }
 
@@ -69,6 +70,7 @@ func (s *Stats) add(o Stats) {
 	s.Filed += o.Filed
 	s.Review += o.Review
 	s.Responses += o.Responses
+	s.Queued += o.Queued
 	for k, n := range o.Kinds {
 		if s.Kinds == nil {
 			s.Kinds = map[store.InboundKind]int{}
@@ -349,6 +351,7 @@ func (p *Poller) store(ctx context.Context, cp *store.Checkpoint, j *job, st *St
 	if m.Response != nil {
 		st.Responses++
 	}
+	st.Queued += len(m.Enqueue)
 	log.Debug("inbound", "kind", m.Kind, "campaign", m.CampaignCode, "match", m.Match, "folder", m.Folder, "review", m.Review)
 	return nil
 }

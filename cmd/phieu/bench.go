@@ -60,15 +60,11 @@ func (c *BenchImportCommand) Run(ctx context.Context) error {
 	if c.respondents < 1 || c.units < 3 {
 		return usageErrorf("need --respondents ≥ 1 and --units ≥ 3")
 	}
-	dir := c.dir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "phieu-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
+	dir, cleanup, err := workDir(c.dir, "phieu-bench-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	unitsCSV, respCSV := filepath.Join(dir, "units.csv"), filepath.Join(dir, "respondents.csv")
 	if err := c.generate(unitsCSV, respCSV); err != nil {
 		return err

@@ -4,10 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/phieu/phieu/poller/bounce"
+	"github.com/phieu/phieu/poller/corpora"
 	"github.com/phieu/phieu/poller/reply"
 )
 
@@ -32,25 +32,25 @@ func (c *BenchAccuracyCommand) flags(fs *flag.FlagSet) {
 
 // Run measures.
 func (c *BenchAccuracyCommand) Run(ctx context.Context) error {
-	dir := c.corpora
-	if dir == "" {
-		dir = findCorpora(c.m.Getenv("PHIEU_CORPORA"))
+	bounces, replies := corpora.Find("bounces"), corpora.Find("replies")
+	if c.corpora != "" {
+		bounces, replies = filepath.Join(c.corpora, "bounces"), filepath.Join(c.corpora, "replies")
 	}
-	if dir == "" {
-		return fmt.Errorf("bench accuracy: no corpora found: give --corpora DIR (the folder with bounces/ and replies/)")
+	if bounces == "" || replies == "" {
+		return fmt.Errorf("bench accuracy: no corpora found: give --corpora DIR (the folder with bounces/ and replies/) or set PHIEU_CORPORA")
 	}
 	out := c.m.Stdout
-	bs, err := bounce.Score(filepath.Join(dir, "bounces"))
+	bs, err := bounce.Score(bounces)
 	if err != nil {
 		return fmt.Errorf("bench accuracy: bounces: %w", err)
 	}
-	fmt.Fprintf(out, "Bounces (%s):\n", filepath.Join(dir, "bounces"))
+	fmt.Fprintf(out, "Bounces (%s):\n", bounces)
 	bs.WriteTable(out)
-	rs, err := reply.Score(filepath.Join(dir, "replies"))
+	rs, err := reply.Score(replies)
 	if err != nil {
 		return fmt.Errorf("bench accuracy: replies: %w", err)
 	}
-	fmt.Fprintf(out, "\nReplies (%s):\n", filepath.Join(dir, "replies"))
+	fmt.Fprintf(out, "\nReplies (%s):\n", replies)
 	rs.WriteTable(out)
 	t := bs.Overall
 	fmt.Fprintf(out, "\naccuracy: bounce detection %.1f%%, failed recipient %.1f%%, class %.1f%%, status %.1f%%, reply text %.1f%%\n",
@@ -59,27 +59,4 @@ func (c *BenchAccuracyCommand) Run(ctx context.Context) error {
 		return fmt.Errorf("bench accuracy: below target: %v (reply text %.1f%%)", failed, 100*rs.Accuracy())
 	}
 	return nil
-}
-
-// findCorpora returns env if set, else the first shared/corpora above the
-// working directory.
-func findCorpora(env string) string {
-	if env != "" {
-		return env
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpora")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -63,15 +61,11 @@ func (c *BenchPollCommand) Run(ctx context.Context) error {
 	if c.messages < 10 {
 		return usageErrorf("need --messages ≥ 10")
 	}
-	dir := c.dir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "phieu-bench-poll-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
+	dir, cleanup, err := workDir(c.dir, "phieu-bench-poll-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	out := c.m.Stdout
 	cfg := poller.Config{TLS: endpoint.TLSNone, Mailbox: "INBOX"}
 	var srv *imaptest.Server
@@ -126,17 +120,11 @@ func (c *BenchPollCommand) Run(ctx context.Context) error {
 
 	p := &poller.Poller{Config: cfg, Store: pollStore{sqlite.NewInboundService(db, outbox), outbox}, Campaigns: campaigns,
 		Logger: c.m.Logger, Now: c.m.Now}
-	if c.profile != "" {
-		f, err := os.Create(c.profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(c.profile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	start = time.Now()
 	st, err := p.Poll(ctx)
 	if err != nil {

@@ -85,15 +85,11 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dir := c.dir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "phieu-bench-send-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
+	dir, cleanup, err := workDir(c.dir, "phieu-bench-send-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	out := c.m.Stdout
 
 	// The sink, on a free loopback port.
@@ -158,17 +154,11 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 	sender := &mailer.Sender{Outbox: outbox, Campaigns: campaigns, Transport: tr, Composer: mailer.NewComposer(), Logger: c.m.Logger, Now: c.m.Now, Owner: "bench"}
 	debug.FreeOSMemory()
 	resetPeakRSS()
-	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(c.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	start = time.Now()
 	stats, err := sender.Deliver(ctx, mailer.DeliverOptions{})
 	if err != nil {
@@ -335,4 +325,32 @@ func waitListening(ctx context.Context, addr string, timeout time.Duration) erro
 		case <-t.C:
 		}
 	}
+}
+
+// startCPUProfile writes a CPU profile to path ("" for none) until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// workDir returns dir, or a new temporary directory that cleanup removes.
+func workDir(dir, prefix string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
 }

@@ -132,6 +132,9 @@ func (c *PollCommand) report(st poller.Stats) {
 		line += " (" + strings.Join(kinds, ", ") + ")"
 	}
 	line += fmt.Sprintf(", %d responses, %d already seen, %d not phieu's (left untouched), %d filed", st.Responses, st.Duplicates, st.Ignored, st.Filed)
+	if st.Queued > 0 {
+		line += fmt.Sprintf("; %d receipts, corrections or resends queued: phieu send delivers them", st.Queued)
+	}
 	if st.Review > 0 {
 		line += fmt.Sprintf("; %d need review: phieu inbox list --review", st.Review)
 	}

@@ -18,16 +18,10 @@ import (
 // pointIMAPAt rewrites the sample config in dir to read srv's mailbox.
 func pointIMAPAt(t *testing.T, dir string, srv *imaptest.Server) {
 	t.Helper()
-	path := filepath.Join(dir, "phieu.yaml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := strings.Replace(string(data), "  port: 1143", "  port: "+strconv.Itoa(srv.Port), 1)
-	s = strings.Replace(s, "  mailbox: INBOX", "  mailbox: INBOX\n  username: "+srv.Username+"\n  password_file: imap.password", 1)
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	editConfig(t, dir, func(s string) string {
+		s = strings.Replace(s, "  port: 1143", "  port: "+strconv.Itoa(srv.Port), 1)
+		return strings.Replace(s, "  mailbox: INBOX", "  mailbox: INBOX\n  username: "+srv.Username+"\n  password_file: imap.password", 1)
+	})
 	if err := os.WriteFile(filepath.Join(dir, "imap.password"), []byte(srv.Password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

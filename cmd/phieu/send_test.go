@@ -12,20 +12,27 @@ import (
 	"github.com/phieu/phieu/mailer/smtptest"
 )
 
-// pointAt rewrites the sample config in dir to send through srv without caps.
-func pointAt(t *testing.T, dir string, srv *smtptest.Server) {
+// editConfig rewrites the config file in dir.
+func editConfig(t *testing.T, dir string, edit func(string) string) {
 	t.Helper()
 	path := filepath.Join(dir, "phieu.yaml")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := strings.Replace(string(data), "  port: 2525", "  port: "+strconv.Itoa(srv.Port), 1)
-	s = strings.Replace(s, "per_minute: 60", "per_minute: 0", 1)
-	s = strings.Replace(s, "per_hour: 1000", "per_hour: 0", 1)
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(edit(string(data))), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// pointAt rewrites the sample config in dir to send through srv without caps.
+func pointAt(t *testing.T, dir string, srv *smtptest.Server) {
+	t.Helper()
+	editConfig(t, dir, func(s string) string {
+		s = strings.Replace(s, "  port: 2525", "  port: "+strconv.Itoa(srv.Port), 1)
+		s = strings.Replace(s, "per_minute: 60", "per_minute: 0", 1)
+		return strings.Replace(s, "per_hour: 1000", "per_hour: 0", 1)
+	})
 }
 
 func TestSendWorkflow(t *testing.T) {

@@ -6,37 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/phieu/phieu/poller/corpora"
 )
 
-// corpusDir finds shared/corpora/bounces: $PHIEU_CORPORA, else walking up
-// from the working directory.
-func corpusDir() string {
-	if d := os.Getenv("PHIEU_CORPORA"); d != "" {
-		for _, c := range []string{filepath.Join(d, "bounces"), d} {
-			if _, err := os.Stat(filepath.Join(c, "labels.tsv")); err == nil {
-				return c
-			}
-		}
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpora", "bounces")
-		if _, err := os.Stat(filepath.Join(c, "labels.tsv")); err == nil {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 func TestCorpus(t *testing.T) {
-	dir := corpusDir()
+	dir := corpora.Find("bounces")
 	if dir == "" {
 		t.Skip("bounce corpus not found (shared/corpora/bounces above the working directory, or $PHIEU_CORPORA)")
 	}
@@ -61,7 +36,7 @@ func TestCorpus(t *testing.T) {
 // (comma-separated), for working on the rules.
 func TestDump(t *testing.T) {
 	names := os.Getenv("BOUNCE_DUMP")
-	dir := corpusDir()
+	dir := corpora.Find("bounces")
 	if names == "" || dir == "" {
 		t.Skip("set BOUNCE_DUMP=file.eml,... to print reports")
 	}

@@ -1,43 +1,14 @@
 package reply
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/phieu/phieu/poller/corpora"
 )
 
-// corpusDir finds the shared reply corpus: $PHIEU_CORPORA (the folder that
-// holds replies/), else the first directory upwards from the working
-// directory that contains shared/corpora.
-func corpusDir() string {
-	if d := os.Getenv("PHIEU_CORPORA"); d != "" {
-		if st, err := os.Stat(filepath.Join(d, "replies")); err == nil && st.IsDir() {
-			return filepath.Join(d, "replies")
-		}
-		if _, err := os.Stat(filepath.Join(d, "labels.tsv")); err == nil {
-			return d
-		}
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpora", "replies")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 func TestCorpus(t *testing.T) {
-	dir := corpusDir()
+	dir := corpora.Find("replies")
 	if dir == "" {
 		t.Skip("reply corpus not found: set PHIEU_CORPORA or place shared/corpora above the working directory")
 	}
