@@ -107,15 +107,25 @@ func (c *BenchPollCommand) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(out, "prepared %d messages (%s), %.1f MB, in %s\n", c.messages, mix, float64(bytes)/(1<<20), time.Since(prep).Round(time.Millisecond))
 
-	// Baseline: the same messages fetched the same way, nothing else.
-	start := time.Now()
-	n, err := fetchOnly(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	baseTime := time.Since(start)
-	if n != c.messages {
-		return fmt.Errorf("bench: fetch-only read %d of %d messages", n, c.messages)
+	// Baseline: the same messages fetched the same way, nothing else; the
+	// fastest of three runs, as one run varies several-fold with the
+	// machine's other work.
+	var baseTime time.Duration
+	var runs []string
+	for range 3 {
+		start := time.Now()
+		n, err := fetchOnly(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if n != c.messages {
+			return fmt.Errorf("bench: fetch-only read %d of %d messages", n, c.messages)
+		}
+		d := time.Since(start)
+		runs = append(runs, d.Round(time.Millisecond).String())
+		if baseTime == 0 || d < baseTime {
+			baseTime = d
+		}
 	}
 
 	p := &poller.Poller{Config: cfg, Store: pollStore{sqlite.NewInboundService(db, outbox), outbox}, Campaigns: campaigns,
@@ -125,7 +135,7 @@ func (c *BenchPollCommand) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopProfile()
-	start = time.Now()
+	start := time.Now()
 	st, err := p.Poll(ctx)
 	if err != nil {
 		return fmt.Errorf("bench: poll: %w", err)
@@ -134,7 +144,7 @@ func (c *BenchPollCommand) Run(ctx context.Context) error {
 	if st.Fetched != c.messages {
 		return fmt.Errorf("bench: phieu read %d of %d messages (%+v)", st.Fetched, c.messages, st)
 	}
-	fmt.Fprintf(out, "fetch-only: %d messages in %s\n", n, baseTime.Round(time.Millisecond))
+	fmt.Fprintf(out, "fetch-only: %d messages in %s (fastest of %s)\n", c.messages, baseTime.Round(time.Millisecond), strings.Join(runs, ", "))
 	fmt.Fprintf(out, "phieu: %d messages in %s: %d stored (%d replies, %d bounces, %d delays, %d auto-replies), %d responses, %d left untouched, %d moved; %d CPUs\n",
 		st.Fetched, pollTime.Round(time.Millisecond), st.Stored, st.Kinds[store.InboundReply], st.Kinds[store.InboundBounce],
 		st.Kinds[store.InboundDelay], st.Kinds[store.InboundAutoReply], st.Responses, st.Ignored, st.Filed, runtime.NumCPU())
