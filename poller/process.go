@@ -173,9 +173,13 @@ func (p *Poller) decideReply(ctx context.Context, d *Decision, a *Analysis, f *F
 	if arrived.IsZero() {
 		arrived = p.now()
 	}
-	own, err := p.ownMailbox(ctx, a.From, c.Code, match.RespondentID)
-	if err != nil {
-		return err
+	// Most replies come from the very mailbox the invitation went to.
+	own := match.Outbox != nil && a.From != "" && a.From == store.NormalizeMailbox(match.Outbox.To)
+	if !own {
+		var err error
+		if own, err = p.ownMailbox(ctx, a.From, c.Code, match.RespondentID); err != nil {
+			return err
+		}
 	}
 	switch {
 	case arrived.After(c.Deadline):

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/phieu/phieu/store"
 )
@@ -16,6 +17,8 @@ import (
 type InboundService struct {
 	db     *DB
 	outbox *OutboxService
+
+	campaignIDs sync.Map // code -> id: campaigns are never deleted
 }
 
 var _ store.InboundService = (*InboundService)(nil)
@@ -23,6 +26,24 @@ var _ store.InboundService = (*InboundService)(nil)
 // NewInboundService returns the inbound service; outbox queues replies.
 func NewInboundService(db *DB, outbox *OutboxService) *InboundService {
 	return &InboundService{db: db, outbox: outbox}
+}
+
+// campaignID returns the id of the campaign code, 0 for "".
+func (s *InboundService) campaignID(ctx context.Context, tx *Tx, code string) (int64, error) {
+	if code == "" {
+		return 0, nil
+	}
+	if id, ok := s.campaignIDs.Load(code); ok {
+		return id.(int64), nil
+	}
+	var id int64
+	if err := tx.queryRow(ctx, campaignIDQuery, code).Scan(&id); errors.Is(err, sql.ErrNoRows) {
+		return 0, store.Errorf(store.ENOTFOUND, "campaign %s not found", code)
+	} else if err != nil {
+		return 0, err
+	}
+	s.campaignIDs.Store(code, id)
+	return id, nil
 }
 
 // FindCheckpoint returns the mailbox's checkpoint, zero when never read.
@@ -91,7 +112,8 @@ var inboundQueries = [4]string{
 	`SELECT id, folder FROM inbound WHERE content_hash = ? AND message_id = ?`,
 	`INSERT INTO inbound (account, mailbox, uid_validity, uid, message_id, content_hash, size, kind, engine, from_addr,
 		subject, sent_at, processed_at, campaign_id, respondent_id, outbox_id, match_method, review, note, auth_results,
-		failures, folder) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		failures, folder) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (content_hash, message_id) DO NOTHING RETURNING id`,
 	saveCheckpointQuery,
 	`INSERT INTO inbound_filings (account, mailbox, uid_validity, uid, inbound_id, folder) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
@@ -141,28 +163,9 @@ func (s *InboundService) record(ctx context.Context, tx *Tx, stmts [4]*sql.Stmt,
 		_, err := tx.StmtContext(ctx, stmts[3]).ExecContext(ctx, m.Account, m.Mailbox, m.UIDValidity, m.UID, m.ID, m.Folder)
 		return err
 	}
-	var existing int64
-	var folder string
-	err := tx.StmtContext(ctx, stmts[0]).QueryRowContext(ctx, m.ContentHash, m.MessageID).Scan(&existing, &folder)
-	if err == nil {
-		// Seen before (a second delivery, a rescan after a UIDVALIDITY
-		// change): this copy is filed like the first, nothing recounted.
-		m.ID, m.Folder = existing, folder
-		if err := fileCopy(); err != nil {
-			return true, fmt.Errorf("file copy: %w", err)
-		}
-		return true, nil
-	} else if !errors.Is(err, sql.ErrNoRows) {
+	campaignID, err := s.campaignID(ctx, tx, m.CampaignCode)
+	if err != nil {
 		return false, err
-	}
-
-	var campaignID int64
-	if m.CampaignCode != "" {
-		if err := tx.queryRow(ctx, campaignIDQuery, m.CampaignCode).Scan(&campaignID); errors.Is(err, sql.ErrNoRows) {
-			return false, store.Errorf(store.ENOTFOUND, "campaign %s not found", m.CampaignCode)
-		} else if err != nil {
-			return false, err
-		}
 	}
 	failures, err := json.Marshal(nonNil(m.Failures))
 	if err != nil {
@@ -173,10 +176,21 @@ func (s *InboundService) record(ctx context.Context, tx *Tx, stmts [4]*sql.Stmt,
 		sentAt = formatTime(m.Date)
 	}
 	m.At = tx.now
-	if err := tx.StmtContext(ctx, stmts[1]).QueryRowContext(ctx, m.Account, m.Mailbox, m.UIDValidity, m.UID, m.MessageID,
+	err = tx.StmtContext(ctx, stmts[1]).QueryRowContext(ctx, m.Account, m.Mailbox, m.UIDValidity, m.UID, m.MessageID,
 		m.ContentHash, m.Size, string(m.Kind), m.Engine, m.From, m.Subject, sentAt, now, nullID(campaignID),
 		nullID(m.RespondentID), nullID(m.OutboxID), string(m.Match), m.Review, m.Note, m.AuthResults, failures,
-		m.Folder).Scan(&m.ID); err != nil {
+		m.Folder).Scan(&m.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Seen before (a second delivery, a rescan after a UIDVALIDITY
+		// change): this copy is filed like the first, nothing recounted.
+		if err := tx.StmtContext(ctx, stmts[0]).QueryRowContext(ctx, m.ContentHash, m.MessageID).Scan(&m.ID, &m.Folder); err != nil {
+			return false, err
+		}
+		if err := fileCopy(); err != nil {
+			return true, fmt.Errorf("file copy: %w", err)
+		}
+		return true, nil
+	} else if err != nil {
 		return false, err
 	}
 	if err := fileCopy(); err != nil {
@@ -216,7 +230,7 @@ func (s *InboundService) record(ctx context.Context, tx *Tx, stmts [4]*sql.Stmt,
 				q.Round = m.Response.Seq // one receipt per response
 			}
 		}
-		if _, err := s.outbox.enqueue(ctx, tx, m.Enqueue); err != nil {
+		if _, err := s.outbox.enqueue(ctx, tx, m.Enqueue, false); err != nil {
 			return false, fmt.Errorf("enqueue: %w", err)
 		}
 	}
@@ -315,29 +329,48 @@ func (s *InboundService) AcceptResponse(ctx context.Context, id int64) (*store.R
 
 // FindResponses returns a member's responses, newest first.
 func (s *InboundService) FindResponses(ctx context.Context, campaignCode string, respondentID int64) ([]*store.Response, error) {
+	if respondentID != 0 {
+		// The poller asks this for every reply: a cached statement.
+		st, err := s.db.stmt(ctx, false, responsesSelect+` WHERE c.code = ? AND r.respondent_id = ? ORDER BY r.id DESC`)
+		if err != nil {
+			return nil, fmt.Errorf("find responses: %w", err)
+		}
+		rows, err := st.QueryContext(ctx, campaignCode, respondentID)
+		if err != nil {
+			return nil, fmt.Errorf("find responses: %w", err)
+		}
+		rs, err := scanResponses(rows)
+		if err != nil {
+			return nil, fmt.Errorf("find responses: %w", err)
+		}
+		return rs, nil
+	}
 	tx, err := s.db.BeginTx(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("find responses: %w", err)
 	}
 	defer tx.Rollback()
-	where, args := `c.code = ?`, []any{campaignCode}
-	if respondentID != 0 {
-		where, args = where+` AND r.respondent_id = ?`, append(args, respondentID)
-	}
-	rs, err := findResponses(ctx, tx, where, args...)
+	rs, err := findResponses(ctx, tx, `c.code = ?`, campaignCode)
 	if err != nil {
 		return nil, fmt.Errorf("find responses: %w", err)
 	}
 	return rs, nil
 }
 
-func findResponses(ctx context.Context, tx *Tx, where string, args ...any) ([]*store.Response, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT r.id, c.code, r.respondent_id, r.inbound_id, r.seq, r.received_at, r.from_addr,
+const responsesSelect = `SELECT r.id, c.code, r.respondent_id, r.inbound_id, r.seq, r.received_at, r.from_addr,
 		r.answers, r.problems, r.complete, r.status, r.reason
-		FROM responses r JOIN campaigns c ON c.id = r.campaign_id WHERE `+where+` ORDER BY r.id DESC`, args...)
+		FROM responses r JOIN campaigns c ON c.id = r.campaign_id`
+
+func findResponses(ctx context.Context, tx *Tx, where string, args ...any) ([]*store.Response, error) {
+	rows, err := tx.QueryContext(ctx, responsesSelect+` WHERE `+where+` ORDER BY r.id DESC`, args...)
 	if err != nil {
 		return nil, err
 	}
+	return scanResponses(rows)
+}
+
+// scanResponses reads and closes rows of responsesSelect.
+func scanResponses(rows *sql.Rows) ([]*store.Response, error) {
 	defer rows.Close()
 	var out []*store.Response
 	for rows.Next() {
@@ -349,6 +382,7 @@ func findResponses(ctx context.Context, tx *Tx, where string, args ...any) ([]*s
 			return nil, err
 		}
 		r.Status = store.ResponseStatus(status)
+		var err error
 		if r.At, err = parseTime(at); err != nil {
 			return nil, err
 		}

@@ -49,7 +49,7 @@ func (s *OutboxService) EnqueueOutbox(ctx context.Context, msgs []*store.OutboxM
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
 	defer tx.Rollback()
-	n, err := s.enqueue(ctx, tx, msgs)
+	n, err := s.enqueue(ctx, tx, msgs, true)
 	if err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
@@ -85,7 +85,9 @@ const (
 		LEFT JOIN units u ON u.id = o.unit_id WHERE o.id = ?`
 )
 
-func (s *OutboxService) enqueue(ctx context.Context, tx *Tx, msgs []*store.OutboxMessage) (int, error) {
+// enqueue inserts the messages whose key is new; with readBack, each
+// message is then filled in as stored (id, reference, Message-ID).
+func (s *OutboxService) enqueue(ctx context.Context, tx *Tx, msgs []*store.OutboxMessage, readBack bool) (int, error) {
 	var st [7]*sql.Stmt
 	for i, q := range enqueueQueries {
 		var err error
@@ -93,7 +95,7 @@ func (s *OutboxService) enqueue(ctx context.Context, tx *Tx, msgs []*store.Outbo
 			return 0, err
 		}
 	}
-	campaignQ, respondentQ, unitQ, insert, existingQ, refQ, readBack := st[0], st[1], st[2], st[3], st[4], st[5], st[6]
+	campaignQ, respondentQ, unitQ, insert, existingQ, refQ, readBackQ := st[0], st[1], st[2], st[3], st[4], st[5], st[6]
 	campaigns := map[string]campaignRef{}
 	now := formatTime(tx.now)
 	added := 0
@@ -159,7 +161,10 @@ func (s *OutboxService) enqueue(ctx context.Context, tx *Tx, msgs []*store.Outbo
 				return 0, fmt.Errorf("reference of message %d: %w", id, err)
 			}
 		}
-		rows, err := readBack.QueryContext(ctx, id)
+		if !readBack {
+			continue
+		}
+		rows, err := readBackQ.QueryContext(ctx, id)
 		if err != nil {
 			return 0, err
 		}
