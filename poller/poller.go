@@ -244,10 +244,10 @@ func (p *Poller) processChunk(ctx context.Context, conn *Conn, cp *store.Checkpo
 		workers = runtime.GOMAXPROCS(0)
 	}
 	where := *cp // the workers' copy: store advances cp as it goes
-	// The store's statements take a context that cannot be cancelled:
-	// go-sqlite3 runs each statement on its own goroutine otherwise, which
-	// costs more than the statement. Cancelling stops the loop between
-	// messages instead, and a transaction is never left half done.
+	// The store's statements take a context that cannot be cancelled
+	// (go-sqlite3 starts a goroutine per statement to watch a cancellable
+	// one): cancelling stops the loop between messages instead, so a
+	// message's transaction is never interrupted half way.
 	sctx := context.WithoutCancel(ctx)
 	work := make(chan *job, 2*workers)
 	ordered := make(chan *job, 4*workers)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -88,15 +87,11 @@ func (c *BenchPollCommand) Run(ctx context.Context) error {
 	}
 
 	prep := time.Now()
-	db := sqlite.NewDB(filepath.Join(dir, "phieu.db"))
-	db.Now = c.m.Now
-	if err := db.Open(); err != nil {
+	db, outbox, campaigns, err := openBenchStore(dir, c.m.Now)
+	if err != nil {
 		return err
 	}
 	defer db.Close()
-	refs, _ := store.NewRefs([]byte("bench secret, not for real use!!"))
-	outbox := sqlite.NewOutboxService(db, refs)
-	campaigns := sqlite.NewCampaignService(db)
 	msgs, err := c.prepare(ctx, db, campaigns, outbox)
 	if err != nil {
 		return err

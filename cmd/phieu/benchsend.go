@@ -114,15 +114,11 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 
 	// phieu's store: a province with one member per message, invitations queued.
 	prep := time.Now()
-	db := sqlite.NewDB(filepath.Join(dir, "phieu.db"))
-	db.Now = c.m.Now
-	if err := db.Open(); err != nil {
+	db, outbox, campaigns, err := openBenchStore(dir, c.m.Now)
+	if err != nil {
 		return err
 	}
 	defer db.Close()
-	refs, _ := store.NewRefs([]byte("bench secret, not for real use!!"))
-	outbox := sqlite.NewOutboxService(db, refs)
-	campaigns := sqlite.NewCampaignService(db)
 	if err := c.prepare(ctx, db, campaigns, outbox); err != nil {
 		return err
 	}
@@ -353,4 +349,19 @@ func workDir(dir, prefix string) (string, func(), error) {
 		return "", nil, err
 	}
 	return tmp, func() { os.RemoveAll(tmp) }, nil
+}
+
+// openBenchStore opens a fresh database in dir with a fixed test secret.
+func openBenchStore(dir string, now func() time.Time) (*sqlite.DB, *sqlite.OutboxService, *sqlite.CampaignService, error) {
+	db := sqlite.NewDB(filepath.Join(dir, "phieu.db"))
+	db.Now = now
+	if err := db.Open(); err != nil {
+		return nil, nil, nil, err
+	}
+	refs, err := store.NewRefs([]byte("bench secret, not for real use!!"))
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return db, sqlite.NewOutboxService(db, refs), sqlite.NewCampaignService(db), nil
 }
