@@ -11,7 +11,9 @@ import (
 
 var ict = time.FixedZone("ICT", 7*3600)
 
-func at(day, month, hour, minute int) time.Time { return time.Date(2023, time.Month(month), day, hour, minute, 0, 0, ict) }
+func at(day, month, hour, minute int) time.Time {
+	return time.Date(2023, time.Month(month), day, hour, minute, 0, 0, ict)
+}
 
 // campaign is PAR2022: deadline Friday 03/03/2023, reminders D-7, D-3 and
 // D-1 at 08:00 (Friday 24/02, Tuesday 28/02, Thursday 02/03).
