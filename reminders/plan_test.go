@@ -16,11 +16,12 @@ func at(day, month, hour, minute int) time.Time {
 }
 
 // campaign is PAR2022: deadline Friday 03/03/2023, reminders D-7, D-3 and
-// D-1 at 08:00 (Friday 24/02, Tuesday 28/02, Thursday 02/03).
+// D-1 at 08:00 (Friday 24/02, Tuesday 28/02, Thursday 02/03), escalation
+// D-5 and D-2 at 08:00 (Sunday 26/02, so Friday 24/02; Wednesday 01/03).
 func campaign(edit ...func(*store.Campaign)) *store.Campaign {
 	c := &store.Campaign{Code: "PAR2022", Location: "Asia/Ho_Chi_Minh", State: store.CampaignActive,
 		OpensAt: at(8, 2, 8, 0), Deadline: time.Date(2023, 3, 3, 23, 59, 59, 0, ict),
-		Reminders: store.DefaultReminderPolicy(), Calendar: store.DefaultCalendar()}
+		Reminders: store.DefaultReminderPolicy(), Escalation: store.DefaultEscalationPolicy(), Calendar: store.DefaultCalendar()}
 	for _, e := range edit {
 		e(c)
 	}
