@@ -36,6 +36,7 @@ type Digest struct {
 	Pending  []int64 // invited, not answered, in respondent order
 	Failed   []int64 // their address failed: the head can give a correct one
 	Groups   map[string]GroupCount
+	Counts   store.StatusCounts // members by status, excluded ones left out
 }
 
 // Escalations returns the digests due at now: for the latest escalation
@@ -94,9 +95,11 @@ func Escalations(c *store.Campaign, units []Unit, members []Standing, planned ma
 		for _, h := range heads(m.UnitCode) {
 			d := digests[h]
 			if d == nil {
-				d = &Digest{UnitCode: h, Round: round + 1, At: at, SendBy: sendBy(c, at), Groups: map[string]GroupCount{}}
+				d = &Digest{UnitCode: h, Round: round + 1, At: at, SendBy: sendBy(c, at), Groups: map[string]GroupCount{},
+					Counts: store.StatusCounts{}}
 				digests[h] = d
 			}
+			d.Counts[m.Status]++
 			g := d.Groups[m.Group]
 			g.Total++
 			switch m.Status {

@@ -1,0 +1,133 @@
+package reminders
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/phieu/phieu/store"
+	"github.com/phieu/phieu/templates"
+)
+
+// Store is what the planner reads and writes.
+type Store interface {
+	store.FollowUpService
+	FindCampaigns(ctx context.Context) ([]*store.Campaign, error)
+	FindUnits(ctx context.Context, filter store.UnitFilter) ([]*store.Unit, error)
+	EnqueueOutbox(ctx context.Context, msgs []*store.OutboxMessage) (int, error)
+}
+
+// Planner queues what is due: reminders to members who have not answered
+// and digests to unit heads. Running it again queues nothing twice (each
+// message has its key: kind, round, recipient), so the daemon runs it
+// often and after downtime; the plan decides.
+type Planner struct {
+	Store  Store
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// PlanStats counts what one planning run queued.
+type PlanStats struct {
+	Campaigns int
+	Reminders int
+	Digests   int
+}
+
+// Plan queues what is due now for every active campaign.
+func (p *Planner) Plan(ctx context.Context) (PlanStats, error) {
+	var st PlanStats
+	now := time.Now()
+	if p.Now != nil {
+		now = p.Now()
+	}
+	cs, err := p.Store.FindCampaigns(ctx)
+	if err != nil {
+		return st, fmt.Errorf("plan: %w", err)
+	}
+	var units []Unit
+	for _, c := range cs {
+		if c.State != store.CampaignActive || !now.Before(c.Deadline) {
+			continue
+		}
+		if units == nil {
+			us, err := p.Store.FindUnits(ctx, store.UnitFilter{})
+			if err != nil {
+				return st, fmt.Errorf("plan: %w", err)
+			}
+			units = make([]Unit, 0, len(us))
+			for _, u := range us {
+				units = append(units, Unit{Code: u.Code, ParentCode: u.ParentCode, HasHead: u.Head.Mailbox != ""})
+			}
+		}
+		r, d, err := p.planCampaign(ctx, c, units, now)
+		if err != nil {
+			return st, fmt.Errorf("plan %s: %w", c.Code, err)
+		}
+		st.Campaigns++
+		st.Reminders += r
+		st.Digests += d
+	}
+	return st, nil
+}
+
+func (p *Planner) planCampaign(ctx context.Context, c *store.Campaign, units []Unit, now time.Time) (int, int, error) {
+	fus, err := p.Store.FindFollowUps(ctx, c.Code)
+	if err != nil {
+		return 0, 0, err
+	}
+	members := make([]Member, len(fus))
+	standings := make([]Standing, len(fus))
+	byID := make(map[int64]*store.FollowUp, len(fus))
+	for i, f := range fus {
+		members[i] = Member{RespondentID: f.RespondentID, Status: f.Status, InvitedAt: f.InvitedAt, LastSentAt: f.LastSentAt,
+			Queued: f.RemindersPlanned, RetryPending: f.ResendPending}
+		standings[i] = Standing{RespondentID: f.RespondentID, UnitCode: f.UnitCode, Group: f.Group, Status: f.Status}
+		byID[f.RespondentID] = f
+	}
+	var msgs []*store.OutboxMessage
+	due := NewSchedule(c).Due(members, now)
+	for _, r := range due {
+		msgs = append(msgs, &store.OutboxMessage{CampaignCode: c.Code, Kind: store.KindReminder, Round: r.Round,
+			RespondentID: r.RespondentID, NotBefore: r.At, SendBy: r.SendBy})
+	}
+	planned, err := p.Store.FindDigestsPlanned(ctx, c.Code)
+	if err != nil {
+		return 0, 0, err
+	}
+	digests := Escalations(c, units, standings, planned, now)
+	for _, d := range digests {
+		payload, err := json.Marshal(templates.Data{Digest: digestPayload(d, byID)})
+		if err != nil {
+			return 0, 0, err
+		}
+		msgs = append(msgs, &store.OutboxMessage{CampaignCode: c.Code, Kind: store.KindHeadDigest, Round: d.Round,
+			UnitCode: d.UnitCode, Payload: payload, NotBefore: d.At, SendBy: d.SendBy})
+	}
+	if len(msgs) == 0 {
+		return 0, 0, nil
+	}
+	if _, err := p.Store.EnqueueOutbox(ctx, msgs); err != nil {
+		return 0, 0, err
+	}
+	if p.Logger != nil {
+		p.Logger.Info("planned", "campaign", c.Code, "reminders", len(due), "head_digests", len(digests))
+	}
+	return len(due), len(digests), nil
+}
+
+// digestPayload is what a head's digest shows: counts, and the members who
+// have not answered or whose address failed, never anyone's answers.
+func digestPayload(d Digest, byID map[int64]*store.FollowUp) *templates.Digest {
+	out := &templates.Digest{Counts: d.Counts}
+	for _, ids := range [][]int64{d.Pending, d.Failed} {
+		for _, id := range ids {
+			f := byID[id]
+			out.Pending = append(out.Pending, templates.DigestMember{Name: f.Name, Title: f.Title, UnitName: f.UnitName,
+				Mailbox: f.Mailbox, Status: f.Status})
+		}
+	}
+	return out
+}
