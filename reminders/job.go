@@ -17,10 +17,12 @@ type Store interface {
 	FindCampaigns(ctx context.Context) ([]*store.Campaign, error)
 	FindUnits(ctx context.Context, filter store.UnitFilter) ([]*store.Unit, error)
 	EnqueueOutbox(ctx context.Context, msgs []*store.OutboxMessage) (int, error)
+	EnqueueInvitations(ctx context.Context, campaignCode string, limit int) (int, error)
 }
 
-// Planner queues what is due: reminders to members who have not answered
-// and digests to unit heads. Running it again queues nothing twice (each
+// Planner queues what is due: invitations to members added to a running
+// campaign, reminders to members who have not answered and digests to unit
+// heads. Running it again queues nothing twice (each
 // message has its key: kind, round, recipient), so the daemon runs it
 // often and after downtime; the plan decides.
 type Planner struct {
@@ -31,8 +33,9 @@ type Planner struct {
 
 // PlanStats counts what one planning run queued.
 type PlanStats struct {
-	Campaigns int
-	Reminders int
+	Campaigns   int
+	Invitations int // for members added since the campaign started
+	Reminders   int
 	Digests   int
 }
 
@@ -62,6 +65,12 @@ func (p *Planner) Plan(ctx context.Context) (PlanStats, error) {
 				units = append(units, Unit{Code: u.Code, ParentCode: u.ParentCode, HasHead: u.Head.Mailbox != ""})
 			}
 		}
+		// Members added to a running campaign are invited like the first.
+		n, err := p.Store.EnqueueInvitations(ctx, c.Code, 0)
+		if err != nil {
+			return st, fmt.Errorf("plan %s: %w", c.Code, err)
+		}
+		st.Invitations += n
 		r, d, err := p.planCampaign(ctx, c, units, now)
 		if err != nil {
 			return st, fmt.Errorf("plan %s: %w", c.Code, err)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/store/endpoint"
 	"github.com/phieu/phieu/store/yamlfile"
@@ -29,12 +31,13 @@ type Config struct {
 	// references; created on first use, kept outside the database so a copy
 	// of the database alone cannot forge or link them. $PHIEU_SECRET
 	// overrides it.
-	SecretFile string     `yaml:"secret_file"`
-	Timezone   string     `yaml:"timezone"`
-	SMTP       SMTPConfig `yaml:"smtp"`
-	IMAP       IMAPConfig `yaml:"imap"`
-	HTTP       HTTPConfig `yaml:"http"`
-	Log        LogConfig  `yaml:"log"`
+	SecretFile string       `yaml:"secret_file"`
+	Timezone   string       `yaml:"timezone"`
+	SMTP       SMTPConfig   `yaml:"smtp"`
+	IMAP       IMAPConfig   `yaml:"imap"`
+	HTTP       HTTPConfig   `yaml:"http"`
+	Log        LogConfig    `yaml:"log"`
+	Daemon     DaemonConfig `yaml:"daemon"`
 
 	doc *yamlfile.Doc // positions of the keys, for Validate
 }
@@ -89,6 +92,17 @@ type FoldersConfig struct {
 	Unmatched   string `yaml:"unmatched"`
 }
 
+// DaemonConfig schedules the jobs of "phieu run", as cron specs in the
+// config's timezone (five fields, or @every 2m, @daily...).
+type DaemonConfig struct {
+	Send         string `yaml:"send"`         // deliver what the outbox owes
+	Poll         string `yaml:"poll"`         // read the survey mailbox
+	Plan         string `yaml:"plan"`         // queue due reminders and head digests
+	Housekeeping string `yaml:"housekeeping"` // give back expired leases
+	// ShutdownTimeout bounds how long Ctrl-C waits for running jobs.
+	ShutdownTimeout string `yaml:"shutdown_timeout"`
+}
+
 // HTTPConfig is where the health and web pages listen.
 type HTTPConfig struct {
 	Listen string `yaml:"listen"`
@@ -124,7 +138,9 @@ func DefaultConfig() Config {
 			Resends:      3,
 		},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8470"},
-		Log:  LogConfig{Level: "info", Format: "text"},
+		Daemon: DaemonConfig{Send: "@every 1m", Poll: "@every 2m", Plan: "*/15 * * * *", Housekeeping: "30 3 * * *",
+			ShutdownTimeout: "30s"},
+		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -226,6 +242,15 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		doc.Errorf("http.listen", "http.listen: %q is not host:port", c.HTTP.Listen)
+	}
+	for key, spec := range map[string]string{"send": c.Daemon.Send, "poll": c.Daemon.Poll, "plan": c.Daemon.Plan,
+		"housekeeping": c.Daemon.Housekeeping} {
+		if _, err := cron.ParseStandard(spec); err != nil {
+			doc.Errorf("daemon."+key, "daemon.%s: %q is not a cron schedule (write \"*/15 * * * *\" or \"@every 2m\"): %v", key, spec, err)
+		}
+	}
+	if d, err := time.ParseDuration(c.Daemon.ShutdownTimeout); err != nil || d <= 0 {
+		doc.Errorf("daemon.shutdown_timeout", "daemon.shutdown_timeout: %q is not a duration like 30s", c.Daemon.ShutdownTimeout)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {

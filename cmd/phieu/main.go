@@ -133,6 +133,7 @@ func (m *Main) commands() []command {
 		{"campaign add-members", "CODE", "add respondents to a campaign by group and unit", campaignAddMembersHelp, func(m *Main) runner { return &CampaignAddMembersCommand{m: m} }},
 		{"campaign pause", "CODE", "stop sending for a campaign until resumed", campaignPauseHelp, func(m *Main) runner { return &CampaignStateCommand{m: m, state: store.CampaignPaused} }},
 		{"campaign resume", "CODE", "resume sending for a paused campaign", campaignPauseHelp, func(m *Main) runner { return &CampaignStateCommand{m: m, state: store.CampaignActive} }},
+		{"run", "", "run the daemon: send, poll, remind and escalate on schedule", runHelp, func(m *Main) runner { return &RunCommand{m: m} }},
 		{"send", "", "queue invitations and deliver the outbox through the SMTP server", sendHelp, func(m *Main) runner { return &SendCommand{m: m} }},
 		{"outbox list", "", "list outbox messages and their states", outboxListHelp, func(m *Main) runner { return &OutboxListCommand{m: m} }},
 		{"outbox show", "ID", "show one outbox message with every SMTP attempt", outboxShowHelp, func(m *Main) runner { return &OutboxShowCommand{m: m} }},

@@ -97,33 +97,40 @@ func (m *Main) openCampaign(ctx context.Context, c configFlag, code string) (*ca
 	return cs, nil
 }
 
-// senderLock is held by whoever sends from a database: with it held, any
-// message left "sending" belongs to a process that died and is reclaimed at
-// once instead of after its lease.
-type senderLock struct{ f *os.File }
+// fileLock is an exclusive flock on a file next to the database, holding
+// the owner's pid for the message a second process prints.
+type fileLock struct{ f *os.File }
 
-func lockSender(dbPath string) (*senderLock, error) {
-	path := dbPath + ".send-lock"
+// lockFile takes the lock at path or says, with the holder's pid, that
+// another phieu holds it (busy is "is sending from", "runs on"...).
+func lockFile(path, busy, dbPath string) (*fileLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("sender lock: %w", err)
+		return nil, fmt.Errorf("lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		pid, _ := io.ReadAll(io.LimitReader(f, 32))
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, store.Errorf(store.ECONFLICT, "another phieu (pid %s) is sending from %s; wait for it or stop it", strings.TrimSpace(string(pid)), dbPath)
+			return nil, store.Errorf(store.ECONFLICT, "another phieu (pid %s) %s %s; wait for it or stop it", strings.TrimSpace(string(pid)), busy, dbPath)
 		}
-		return nil, fmt.Errorf("sender lock: %w", err)
+		return nil, fmt.Errorf("lock: %w", err)
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return &senderLock{f: f}, nil
+	return &fileLock{f: f}, nil
 }
 
-func (l *senderLock) Close() error {
+func (l *fileLock) Close() error {
 	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	return l.f.Close()
+}
+
+// lockSender is held by whoever sends from a database: with it held, any
+// message left "sending" belongs to a process that died and is reclaimed at
+// once instead of after its lease.
+func lockSender(dbPath string) (*fileLock, error) {
+	return lockFile(dbPath+".send-lock", "is sending from", dbPath)
 }
 
 // mailerConfig turns the config's smtp section into the mailer's.

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/phieu/phieu/mailer"
+	"github.com/phieu/phieu/reminders"
+	"github.com/phieu/phieu/store/sqlite"
+)
+
+const runHelp = `Runs phieu as a daemon: on the schedules of the daemon section of the
+config (in the config's timezone) it delivers the outbox, reads the survey
+mailbox, plans reminders and unit-head digests, and gives back expired
+leases. On start it catches up once: whatever became due while it was down
+is planned once, and a round whose late window has passed is skipped for
+the next. One daemon per database. GET /healthz on http.listen reports
+each job's last run and error. Ctrl-C (SIGINT) or SIGTERM stops taking new
+work, lets running jobs finish (at most daemon.shutdown_timeout; an
+interrupted send is reclaimed on the next start, never lost) and exits 0.`
+
+// RunCommand is "phieu run".
+type RunCommand struct {
+	noArgs
+	m      *Main
+	config configFlag
+}
+
+func (c *RunCommand) flags(fs *flag.FlagSet) { c.config.register(fs) }
+
+// jobState is what /healthz reports of one job.
+type jobState struct {
+	Schedule string    `json:"schedule"`
+	Runs     int       `json:"runs"`
+	LastRun  time.Time `json:"last_run,omitzero"`
+	LastOK   time.Time `json:"last_ok,omitzero"`
+	LastErr  string    `json:"last_error,omitempty"`
+	Result   string    `json:"result,omitempty"`
+	Running  bool      `json:"running"`
+}
+
+// daemon runs named jobs and keeps their state for /healthz.
+type daemon struct {
+	logger  *slog.Logger
+	now     func() time.Time
+	started time.Time
+
+	mu   sync.Mutex
+	jobs map[string]*jobState
+}
+
+// run runs one job, recording its outcome.
+func (d *daemon) run(ctx context.Context, name string, fn func(ctx context.Context) (string, error)) {
+	if ctx.Err() != nil {
+		return // stopping: no new work
+	}
+	d.mu.Lock()
+	st := d.jobs[name]
+	st.Running, st.LastRun = true, d.now()
+	d.mu.Unlock()
+	result, err := fn(ctx)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st.Running, st.Runs, st.Result = false, st.Runs+1, result
+	if err != nil && ctx.Err() == nil {
+		st.LastErr = err.Error()
+		d.logger.Error("job failed", "job", name, "err", err)
+		return
+	}
+	st.LastErr, st.LastOK = "", d.now()
+	if result != "" {
+		d.logger.Info("job done", "job", name, "result", result)
+	}
+}
+
+// ServeHTTP answers /healthz: 200 while no job's last run failed, 503
+// otherwise, with each job's state.
+func (d *daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/healthz" {
+		http.NotFound(w, r)
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	status := "ok"
+	for _, j := range d.jobs {
+		if j.LastErr != "" {
+			status = "failing"
+		}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if status != "ok" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(map[string]any{"status": status, "started": d.started, "jobs": d.jobs})
+}
+
+// cronLogger lets robfig/cron log through slog.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, "err", err)...)
+}
+
+// Run runs the daemon until interrupted.
+func (c *RunCommand) Run(ctx context.Context) error {
+	db, cfg, outbox, err := c.m.openOutbox(c.config)
+	if err != nil {
+		return err
+	}
+	lock, err := lockFile(db.Path()+".daemon-lock", "runs on", db.Path())
+	if err != nil {
+		return err
+	}
+	c.m.closers = append(c.m.closers, lock)
+	sender, err := c.m.newSender(ctx, db, cfg, outbox)
+	if err != nil {
+		return err
+	}
+	p, err := c.m.newPoller(db, cfg, outbox)
+	if err != nil {
+		return err
+	}
+	campaigns := sqlite.NewCampaignService(db)
+	planner := &reminders.Planner{Store: planStore{outbox, campaigns, sqlite.NewUnitService(db)}, Now: c.m.Now, Logger: c.m.Logger}
+	shutdown, _ := time.ParseDuration(cfg.Daemon.ShutdownTimeout)
+
+	d := &daemon{logger: c.m.Logger, now: c.m.Now, started: c.m.Now(), jobs: map[string]*jobState{}}
+	type job struct {
+		name, spec string
+		fn         func(ctx context.Context) (string, error)
+	}
+	jobs := []job{
+		{"plan", cfg.Daemon.Plan, func(ctx context.Context) (string, error) {
+			st, err := planner.Plan(ctx)
+			return fmt.Sprintf("%d invitations, %d reminders, %d head digests queued", st.Invitations, st.Reminders, st.Digests), err
+		}},
+		{"send", cfg.Daemon.Send, func(ctx context.Context) (string, error) {
+			st, err := sender.Deliver(ctx, mailer.DeliverOptions{})
+			return fmt.Sprintf("%d sent, %d deferred, %d failed, %d suppressed", st.Sent, st.Deferred, st.Failed, st.Suppressed), err
+		}},
+		{"poll", cfg.Daemon.Poll, func(ctx context.Context) (string, error) {
+			st, err := p.Poll(ctx)
+			return fmt.Sprintf("%d new, %d stored, %d responses, %d queued", st.Fetched, st.Stored, st.Responses, st.Queued), err
+		}},
+		{"housekeeping", cfg.Daemon.Housekeeping, func(ctx context.Context) (string, error) {
+			n, err := outbox.ReclaimOutbox(ctx, false)
+			return fmt.Sprintf("%d expired leases given back", n), err
+		}},
+	}
+	for _, j := range jobs {
+		d.jobs[j.name] = &jobState{Schedule: j.spec}
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http: %w (http.listen in %s)", err, configName(cfg))
+	}
+	srv := &http.Server{Handler: d, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	loc := configLocation(cfg)
+	logger := cronLogger{c.m.Logger}
+	cr := cron.New(cron.WithLocation(loc), cron.WithLogger(logger),
+		cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
+	for _, j := range jobs {
+		if _, err := cr.AddFunc(j.spec, func() { d.run(ctx, j.name, j.fn) }); err != nil {
+			return fmt.Errorf("daemon.%s: %w", j.name, err)
+		}
+	}
+	fmt.Fprintf(c.m.Stderr, "phieu run: store %s, health on http://%s/healthz (Ctrl-C to stop)\n", db.Path(), ln.Addr())
+	// Catch up once before the schedules take over: what became due while
+	// the daemon was down is planned now (once), then delivered.
+	for _, name := range []string{"housekeeping", "plan", "send", "poll"} {
+		for _, j := range jobs {
+			if j.name == name {
+				d.run(ctx, j.name, j.fn)
+			}
+		}
+	}
+	cr.Start()
+	<-ctx.Done()
+	fmt.Fprintln(c.m.Stderr, "phieu run: stopping; waiting for running jobs")
+	select {
+	case <-cr.Stop().Done():
+	case <-time.After(shutdown):
+		return errors.New("run: jobs still running after daemon.shutdown_timeout; an interrupted send is reclaimed on the next start")
+	}
+	return nil
+}
+
+// planStore is what the planner reads and writes, from the store's services.
+type planStore struct {
+	*sqlite.OutboxService
+	*sqlite.CampaignService
+	*sqlite.UnitService
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/phieu/phieu/mailer/smtptest"
+	"github.com/phieu/phieu/poller/imaptest"
+)
+
+// TestRunDaemon runs the daemon as a newcomer would: start it, watch it
+// work (/healthz), stop it with Ctrl-C, start it again: nothing is sent
+// twice, and a second daemon on the same store refuses.
+func TestRunDaemon(t *testing.T) {
+	t.Setenv("PHIEU_CONFIG", "")
+	t.Setenv("PHIEU_SECRET", "")
+	dir := filepath.Join(t.TempDir(), "province")
+	mustRun(t, "", "init", "--sample", dir)
+	smtp := smtptest.Start(t, smtptest.Options{DSN: true})
+	pointAt(t, dir, smtp)
+	imap, err := imaptest.Start(imaptest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer imap.Close()
+	pointIMAPAt(t, dir, imap)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	health := ln.Addr().String()
+	ln.Close()
+	editConfig(t, dir, func(s string) string { return strings.Replace(s, "listen: 127.0.0.1:8470", "listen: "+health, 1) })
+	config := filepath.Join(dir, "phieu.yaml")
+	during := time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC)
+	// The operator starts the campaign with a first batch.
+	mustRunAt(t, "", during, "send", "--config", config, "--campaign", "PAR2025", "--limit", "10", "--wait", "0")
+
+	start := func() (stop func() (int, string)) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		var errb bytes.Buffer
+		m := NewMain()
+		m.Stdout, m.Stderr = new(bytes.Buffer), &errb
+		m.Now = func() time.Time { return during }
+		go func() { done <- m.Main(ctx, []string{"run", "--config", config}) }()
+		return func() (int, string) {
+			cancel()
+			select {
+			case code := <-done:
+				return code, errb.String()
+			case <-time.After(30 * time.Second):
+				t.Fatal("the daemon did not stop within 30 s of Ctrl-C")
+				return 0, ""
+			}
+		}
+	}
+	stop := start()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := smtp.WaitReceived(ctx, 120); err != nil {
+		code, errs := stop()
+		t.Fatalf("the daemon did not invite the other 110 members: %v (exit %d)\n%s", err, code, errs)
+	}
+	h := waitCaughtUp(t, health)
+	if h.Status != "ok" || h.Jobs["send"].Runs == 0 || h.Jobs["plan"].Runs == 0 || !strings.Contains(h.Jobs["plan"].Result, "110 invitations") {
+		t.Errorf("healthz: %+v", h)
+	}
+	// A second daemon on the same store refuses.
+	if code, _, errs := runAt(t, "", during, "run", "--config", config); code != exitFailure || !strings.Contains(errs, "another phieu") {
+		t.Errorf("second daemon: exit %d: %s", code, errs)
+	}
+	if code, errs := stop(); code != exitOK || !strings.Contains(errs, "stopping") {
+		t.Fatalf("Ctrl-C: exit %d\n%s", code, errs)
+	}
+	// Started again: catches up, sends nothing twice.
+	stop = start()
+	if h := waitCaughtUp(t, health); !strings.Contains(h.Jobs["send"].Result, "0 sent") {
+		t.Errorf("after a restart: %+v", h.Jobs["send"])
+	}
+	if code, errs := stop(); code != exitOK {
+		t.Fatalf("second start: exit %d\n%s", code, errs)
+	}
+	if n := len(smtp.Received()); n != 120 {
+		t.Errorf("%d messages received after a restart, want 120", n)
+	}
+}
+
+type health struct {
+	Status string
+	Jobs   map[string]jobState
+}
+
+// waitCaughtUp waits until the daemon at addr has run its start-up
+// catch-up (poll comes last) and returns its /healthz.
+func waitCaughtUp(t *testing.T, addr string) health {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var h health
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+		}
+		if h.Jobs["poll"].Runs > 0 {
+			return h
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon at %s did not catch up: %+v, %v", addr, h, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
