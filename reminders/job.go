@@ -36,7 +36,7 @@ type PlanStats struct {
 	Campaigns   int
 	Invitations int // for members added since the campaign started
 	Reminders   int
-	Digests   int
+	Digests     int
 }
 
 // Plan queues what is due now for every active campaign.
