@@ -18,6 +18,8 @@ type Store interface {
 	FindUnits(ctx context.Context, filter store.UnitFilter) ([]*store.Unit, error)
 	EnqueueOutbox(ctx context.Context, msgs []*store.OutboxMessage) (int, error)
 	EnqueueInvitations(ctx context.Context, campaignCode string, limit int) (int, error)
+	FindOutbox(ctx context.Context, f store.OutboxFilter) ([]*store.OutboxMessage, int, error)
+	FindDeliveryFailures(ctx context.Context, campaignCode string, since time.Time) ([]*store.DeliveryFailure, error)
 }
 
 // Planner queues what is due: invitations to members added to a running

@@ -140,6 +140,36 @@ func TestPlanner(t *testing.T) {
 	if strings.Contains(string(digests[0].Payload), "answers") {
 		t.Errorf("a digest must never carry answers: %s", digests[0].Payload)
 	}
+	// The IT liaison hears of cb002's failed address once.
+	n, err := p.PlanLiaisonDigest(ctx, "cntt@stttt.binhson.gov.test", "Cán bộ đầu mối kỹ thuật")
+	if err != nil || n != 0 {
+		t.Fatalf("liaison digest with no failure recorded: %d, %v", n, err)
+	}
+	claimed, err = outbox.ClaimOutbox(ctx, "test", 1, time.Hour)
+	if err != nil || len(claimed) != 1 || claimed[0].Kind != store.KindInvitation {
+		t.Fatalf("claim cb006's invitation: %+v, %v", claimed, err)
+	}
+	if err := outbox.CompleteOutbox(ctx, "test", []*store.OutboxResult{{ID: claimed[0].ID, Event: store.EventFail, Reason: "550 5.1.1",
+		Attempt: &store.Attempt{At: clock.Now(), Stage: store.StageRcpt, Code: 550, Status: "5.1.1", Text: "User unknown", Outcome: store.OutboxFailed}}}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(at(24, 2, 17, 0))
+	if n, err := p.PlanLiaisonDigest(ctx, "cntt@stttt.binhson.gov.test", "Cán bộ đầu mối kỹ thuật"); err != nil || n != 1 {
+		t.Fatalf("liaison digest: %d, %v", n, err)
+	}
+	if n, err := p.PlanLiaisonDigest(ctx, "cntt@stttt.binhson.gov.test", "Cán bộ đầu mối kỹ thuật"); err != nil || n != 0 {
+		t.Fatalf("liaison digest again, nothing new: %d, %v", n, err)
+	}
+	ld, _, _ := outbox.FindOutbox(ctx, store.OutboxFilter{Kind: store.KindLiaisonDigest})
+	if len(ld) != 1 || ld[0].To != "cntt@stttt.binhson.gov.test" || !strings.Contains(string(ld[0].Payload), "Nguyễn Văn Số6") ||
+		!strings.Contains(string(ld[0].Payload), "user_unknown") {
+		t.Fatalf("liaison digest: %+v", ld)
+	}
+	clock.Set(at(25, 2, 17, 0)) // Saturday
+	if n, _ := p.PlanLiaisonDigest(ctx, "cntt@stttt.binhson.gov.test", ""); n != 0 {
+		t.Errorf("a liaison digest on a Saturday")
+	}
+
 	// Down over D-3 (Tuesday 28/02): that round is skipped; D-1 goes.
 	clock.Set(at(2, 3, 9, 0))
 	st, err = p.Plan(ctx)

@@ -38,6 +38,9 @@ type Config struct {
 	HTTP       HTTPConfig   `yaml:"http"`
 	Log        LogConfig    `yaml:"log"`
 	Daemon     DaemonConfig `yaml:"daemon"`
+	// Liaison is the IT department's liaison: the daily digest of delivery
+	// failures goes there. No mailbox: no digest.
+	Liaison LiaisonConfig `yaml:"liaison"`
 
 	doc *yamlfile.Doc // positions of the keys, for Validate
 }
@@ -92,6 +95,12 @@ type FoldersConfig struct {
 	Unmatched   string `yaml:"unmatched"`
 }
 
+// LiaisonConfig names the IT liaison.
+type LiaisonConfig struct {
+	Name    string `yaml:"name"`
+	Mailbox string `yaml:"mailbox"`
+}
+
 // DaemonConfig schedules the jobs of "phieu run", as cron specs in the
 // config's timezone (five fields, or @every 2m, @daily...).
 type DaemonConfig struct {
@@ -99,6 +108,9 @@ type DaemonConfig struct {
 	Poll         string `yaml:"poll"`         // read the survey mailbox
 	Plan         string `yaml:"plan"`         // queue due reminders and head digests
 	Housekeeping string `yaml:"housekeeping"` // give back expired leases
+	// LiaisonDigest sends the IT liaison the failures since the last
+	// digest, on working days (holidays of the campaign calendar skipped).
+	LiaisonDigest string `yaml:"liaison_digest"`
 	// ShutdownTimeout bounds how long Ctrl-C waits for running jobs.
 	ShutdownTimeout string `yaml:"shutdown_timeout"`
 }
@@ -139,7 +151,7 @@ func DefaultConfig() Config {
 		},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8470"},
 		Daemon: DaemonConfig{Send: "@every 1m", Poll: "@every 2m", Plan: "*/15 * * * *", Housekeeping: "30 3 * * *",
-			ShutdownTimeout: "30s"},
+			LiaisonDigest: "0 17 * * 1-5", ShutdownTimeout: "30s"},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -244,9 +256,14 @@ func (c *Config) Validate() error {
 		doc.Errorf("http.listen", "http.listen: %q is not host:port", c.HTTP.Listen)
 	}
 	for key, spec := range map[string]string{"send": c.Daemon.Send, "poll": c.Daemon.Poll, "plan": c.Daemon.Plan,
-		"housekeeping": c.Daemon.Housekeeping} {
+		"housekeeping": c.Daemon.Housekeeping, "liaison_digest": c.Daemon.LiaisonDigest} {
 		if _, err := cron.ParseStandard(spec); err != nil {
 			doc.Errorf("daemon."+key, "daemon.%s: %q is not a cron schedule (write \"*/15 * * * *\" or \"@every 2m\"): %v", key, spec, err)
+		}
+	}
+	if c.Liaison.Mailbox != "" {
+		if why := store.CheckMailbox(c.Liaison.Mailbox); why != "" {
+			doc.Errorf("liaison.mailbox", "liaison.mailbox: %s", why)
 		}
 	}
 	if d, err := time.ParseDuration(c.Daemon.ShutdownTimeout); err != nil || d <= 0 {

@@ -142,6 +142,7 @@ func (m *Main) commands() []command {
 		{"inbox list", "", "list the messages read from the survey mailbox", inboxListHelp, func(m *Main) runner { return &InboxListCommand{m: m} }},
 		{"responses list", "", "list the responses read from replies", responsesListHelp, func(m *Main) runner { return &ResponsesListCommand{m: m} }},
 		{"responses accept", "ID", "count a late or needs-review response", responsesAcceptHelp, func(m *Main) runner { return &ResponsesAcceptCommand{m: m} }},
+		{"failures", "", "print the delivery-failure ledger with what each class means and what to do", failuresHelp, func(m *Main) runner { return &FailuresCommand{m: m} }},
 		{"preview", "", "print a message as its recipient would see it (or its raw MIME)", previewHelp, func(m *Main) runner { return &PreviewCommand{m: m} }},
 		{"bench send", "", "measure delivery against Postfix's smtp-source, both into smtp-sink", benchSendHelp, func(m *Main) runner { return &BenchSendCommand{m: m} }},
 		{"bench poll", "", "measure the poller against a fetch-only IMAP baseline", benchPollHelp, func(m *Main) runner { return &BenchPollCommand{m: m} }},

@@ -100,6 +100,13 @@ func TestPollWorkflow(t *testing.T) {
 	if !strings.Contains(out, `"failures":"`+sent[1].To[0]+` 5.1.1 user_unknown"`) {
 		t.Errorf("inbox list:\n%s", out)
 	}
+	out = mustRunAt(t, dir, during, "failures", "--class", "user_unknown", "--since", "1d", "--format", "csv")
+	if !strings.Contains(out, sent[1].To[0]) || !strings.Contains(out, "dsn") || !strings.Contains(out, "Kiểm tra lại địa chỉ") {
+		t.Errorf("failures:\n%s", out)
+	}
+	if code, _, errs := runAt(t, dir, during, "failures", "--class", "nonsense"); code != exitUsage || !strings.Contains(errs, "not a failure class") {
+		t.Errorf("failures --class nonsense: exit %d %s", code, errs)
+	}
 	out = mustRunAt(t, dir, during, "send", "--campaign", "PAR2025", "--limit", "0", "--wait", "0")
 	var receipt *smtptest.Message
 	for _, m := range smtp.Received() {

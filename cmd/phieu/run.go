@@ -24,8 +24,8 @@ import (
 
 const runHelp = `Runs phieu as a daemon: on the schedules of the daemon section of the
 config (in the config's timezone) it delivers the outbox, reads the survey
-mailbox, plans reminders and unit-head digests, and gives back expired
-leases. On start it catches up once: whatever became due while it was down
+mailbox, plans reminders and unit-head digests, sends the IT liaison the
+day's delivery failures (liaison.mailbox) and gives back expired leases. On start it catches up once: whatever became due while it was down
 is planned once, and a round whose late window has passed is skipped for
 the next. One daemon per database. GET /healthz on http.listen reports
 each job's last run and error. Ctrl-C (SIGINT) or SIGTERM stops taking new
@@ -156,6 +156,10 @@ func (c *RunCommand) Run(ctx context.Context) error {
 		{"poll", cfg.Daemon.Poll, func(ctx context.Context) (string, error) {
 			st, err := p.Poll(ctx)
 			return fmt.Sprintf("%d new, %d stored, %d responses, %d queued", st.Fetched, st.Stored, st.Responses, st.Queued), err
+		}},
+		{"liaison_digest", cfg.Daemon.LiaisonDigest, func(ctx context.Context) (string, error) {
+			n, err := planner.PlanLiaisonDigest(ctx, cfg.Liaison.Mailbox, cfg.Liaison.Name)
+			return fmt.Sprintf("%d digests queued", n), err
 		}},
 		{"housekeeping", cfg.Daemon.Housekeeping, func(ctx context.Context) (string, error) {
 			n, err := outbox.ReclaimOutbox(ctx, false)
