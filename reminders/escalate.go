@@ -23,9 +23,6 @@ type Standing struct {
 	Status       store.MemberStatus
 }
 
-// GroupCount is answered of total members in one group.
-type GroupCount struct{ Answered, Total int }
-
 // Digest is one unit head's non-response digest for one escalation round:
 // everything under the head's unit, sub-units included.
 type Digest struct {
@@ -35,8 +32,8 @@ type Digest struct {
 	SendBy   time.Time
 	Pending  []int64 // invited, not answered, in respondent order
 	Failed   []int64 // their address failed: the head can give a correct one
-	Groups   map[string]GroupCount
-	Counts   store.StatusCounts // members by status, excluded ones left out
+	Groups   map[string]store.StatusCounts // members by group and status
+	Counts   store.StatusCounts            // members by status, excluded ones left out
 }
 
 // Escalations returns the digests due at now: for the latest escalation
@@ -95,22 +92,23 @@ func Escalations(c *store.Campaign, units []Unit, members []Standing, planned ma
 		for _, h := range heads(m.UnitCode) {
 			d := digests[h]
 			if d == nil {
-				d = &Digest{UnitCode: h, Round: round + 1, At: at, SendBy: sendBy(c, at), Groups: map[string]GroupCount{},
+				d = &Digest{UnitCode: h, Round: round + 1, At: at, SendBy: sendBy(c, at), Groups: map[string]store.StatusCounts{},
 					Counts: store.StatusCounts{}}
 				digests[h] = d
 			}
 			d.Counts[m.Status]++
 			g := d.Groups[m.Group]
-			g.Total++
+			if g == nil {
+				g = store.StatusCounts{}
+				d.Groups[m.Group] = g
+			}
+			g[m.Status]++
 			switch m.Status {
-			case store.StatusAnswered, store.StatusAnsweredNeedsReview:
-				g.Answered++
 			case store.StatusInvited:
 				d.Pending = append(d.Pending, m.RespondentID)
 			case store.StatusAddressFailed:
 				d.Failed = append(d.Failed, m.RespondentID)
 			}
-			d.Groups[m.Group] = g
 		}
 	}
 	var out []Digest

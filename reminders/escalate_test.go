@@ -36,12 +36,13 @@ func TestEscalations(t *testing.T) {
 	got := reminders.Escalations(c, tree, standings, nil, at(24, 2, 9, 0))
 	want := []reminders.Digest{
 		{UnitCode: "SNV", Round: 1, At: d5, SendBy: at(24, 2, 14, 0), Pending: []int64{1, 4}, Failed: []int64{3},
-			Groups: map[string]reminders.GroupCount{"LDP": {Answered: 1, Total: 3}, "LDS": {Answered: 0, Total: 1}},
+			Groups: map[string]store.StatusCounts{"LDP": {store.StatusInvited: 1, store.StatusAnswered: 1, store.StatusAddressFailed: 1}, "LDS": {store.StatusInvited: 1}},
 			Counts: store.StatusCounts{store.StatusInvited: 2, store.StatusAnswered: 1, store.StatusAddressFailed: 1}},
 		{UnitCode: "SNV-PB", Round: 1, At: d5, SendBy: at(24, 2, 14, 0), Pending: nil, Failed: []int64{3},
-			Groups: map[string]reminders.GroupCount{"LDP": {Answered: 0, Total: 1}}, Counts: store.StatusCounts{store.StatusAddressFailed: 1}},
+			Groups: map[string]store.StatusCounts{"LDP": {store.StatusAddressFailed: 1}}, Counts: store.StatusCounts{store.StatusAddressFailed: 1}},
 		{UnitCode: "UBND", Round: 1, At: d5, SendBy: at(24, 2, 14, 0), Pending: []int64{1, 4}, Failed: []int64{3},
-			Groups: map[string]reminders.GroupCount{"LDP": {Answered: 1, Total: 3}, "LDS": {Answered: 0, Total: 1}, "LDX": {Answered: 1, Total: 1}},
+			Groups: map[string]store.StatusCounts{"LDP": {store.StatusInvited: 1, store.StatusAnswered: 1, store.StatusAddressFailed: 1},
+				"LDS": {store.StatusInvited: 1}, "LDX": {store.StatusAnswered: 1}},
 			Counts: store.StatusCounts{store.StatusInvited: 2, store.StatusAnswered: 2, store.StatusAddressFailed: 1}},
 	}
 	for _, ds := range [][]reminders.Digest{got, want} {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/phieu/phieu/store"
@@ -109,8 +110,14 @@ func (p *Planner) planCampaign(ctx context.Context, c *store.Campaign, units []U
 		return 0, 0, err
 	}
 	digests := Escalations(c, units, standings, planned, now)
+	var reasons map[int64]string
+	if len(digests) > 0 {
+		if reasons, err = p.failureReasons(ctx, c.Code); err != nil {
+			return 0, 0, err
+		}
+	}
 	for _, d := range digests {
-		payload, err := json.Marshal(templates.Data{Digest: digestPayload(d, byID)})
+		payload, err := json.Marshal(templates.Data{Digest: digestPayload(d, byID, reasons)})
 		if err != nil {
 			return 0, 0, err
 		}
@@ -129,16 +136,47 @@ func (p *Planner) planCampaign(ctx context.Context, c *store.Campaign, units []U
 	return len(due), len(digests), nil
 }
 
-// digestPayload is what a head's digest shows: counts, and the members who
-// have not answered or whose address failed, never anyone's answers.
-func digestPayload(d Digest, byID map[int64]*store.FollowUp) *templates.Digest {
-	out := &templates.Digest{Counts: d.Counts}
+// digestPayload is what a head's digest shows: counts by status and by
+// group, and the members who have not answered or whose address failed
+// (with why, so the head can give a correct address), never anyone's
+// answers.
+func digestPayload(d Digest, byID map[int64]*store.FollowUp, reasons map[int64]string) *templates.Digest {
+	out := &templates.Digest{Counts: d.Counts, Stats: &store.CampaignStats{Total: d.Counts}}
+	groups := make([]string, 0, len(d.Groups))
+	for g := range d.Groups {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	for _, g := range groups {
+		out.Stats.ByGroup = append(out.Stats.ByGroup, store.GroupStats{Group: g, Counts: d.Groups[g]})
+	}
 	for _, ids := range [][]int64{d.Pending, d.Failed} {
 		for _, id := range ids {
 			f := byID[id]
 			out.Pending = append(out.Pending, templates.DigestMember{Name: f.Name, Title: f.Title, UnitName: f.UnitName,
-				Mailbox: f.Mailbox, Status: f.Status})
+				Mailbox: f.Mailbox, Status: f.Status, Reason: reasons[id]})
 		}
 	}
 	return out
+}
+
+// failureReasons says in a few Vietnamese words why each member's mail
+// failed, from their latest failure.
+func (p *Planner) failureReasons(ctx context.Context, campaign string) (map[int64]string, error) {
+	fs, err := p.Store.FindDeliveryFailures(ctx, campaign, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]string{}
+	for _, f := range fs { // newest first
+		if _, ok := out[f.RespondentID]; ok || f.RespondentID == 0 {
+			continue
+		}
+		r := f.Class.Label()
+		if f.Status != "" {
+			r += " (" + f.Status + ")"
+		}
+		out[f.RespondentID] = r
+	}
+	return out, nil
 }

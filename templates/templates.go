@@ -100,6 +100,7 @@ type DigestMember struct {
 	UnitName string             `json:"unit_name,omitempty"`
 	Mailbox  string             `json:"mailbox,omitempty"`
 	Status   store.MemberStatus `json:"status"`
+	Reason   string             `json:"reason,omitempty"` // why their mail fails: "hộp thư không tồn tại (5.1.1)"
 }
 
 // DigestFailure is one delivery failure in the IT liaison's digest.
