@@ -30,8 +30,8 @@ type Digest struct {
 	Round    int    // 1-based, in the policy's order
 	At       time.Time
 	SendBy   time.Time
-	Pending  []int64 // invited, not answered, in respondent order
-	Failed   []int64 // their address failed: the head can give a correct one
+	Pending  []int64                       // invited, not answered, in respondent order
+	Failed   []int64                       // their address failed: the head can give a correct one
 	Groups   map[string]store.StatusCounts // members by group and status
 	Counts   store.StatusCounts            // members by status, excluded ones left out
 }
