@@ -36,6 +36,26 @@ type Digest struct {
 	Counts   store.StatusCounts            // members by status, excluded ones left out
 }
 
+// EscalationDue returns the escalation round (1-based) whose moment has
+// come and whose late window has not passed at now, the latest if several,
+// and its moment; 0 when none.
+func EscalationDue(c *store.Campaign, now time.Time) (int, time.Time) {
+	round, at := 0, time.Time{}
+	for i, r := range c.Escalation.Rounds {
+		if i >= 64 {
+			break
+		}
+		m := Moment(c, r, time.Time{})
+		if m.After(now) || now.After(sendBy(c, m)) || !m.Before(c.Deadline) {
+			continue
+		}
+		if round == 0 || !m.Before(at) {
+			round, at = i+1, m
+		}
+	}
+	return round, at
+}
+
 // Escalations returns the digests due at now: for the latest escalation
 // round whose moment has come and whose late window has not passed, one
 // digest per unit head whose units still have members who have not
@@ -45,22 +65,11 @@ func Escalations(c *store.Campaign, units []Unit, members []Standing, planned ma
 	if c.State != store.CampaignActive || !now.Before(c.Deadline) || now.Before(c.OpensAt) {
 		return nil
 	}
-	round, at := -1, time.Time{}
-	for i, r := range c.Escalation.Rounds {
-		if i >= 64 {
-			break
-		}
-		m := Moment(c, r, time.Time{})
-		if m.After(now) || now.After(sendBy(c, m)) || !m.Before(c.Deadline) {
-			continue
-		}
-		if round < 0 || !m.Before(at) {
-			round, at = i, m
-		}
-	}
-	if round < 0 {
+	round1, at := EscalationDue(c, now)
+	if round1 == 0 {
 		return nil
 	}
+	round := round1 - 1
 	// heads[u]: the units whose heads see u's members: u's own head if any,
 	// and every head above it.
 	parent := make(map[string]string, len(units))

@@ -21,6 +21,8 @@ type Store interface {
 	EnqueueInvitations(ctx context.Context, campaignCode string, limit int) (int, error)
 	FindOutbox(ctx context.Context, f store.OutboxFilter) ([]*store.OutboxMessage, int, error)
 	FindDeliveryFailures(ctx context.Context, campaignCode string, since time.Time) ([]*store.DeliveryFailure, error)
+	CampaignStats(ctx context.Context, code string) (*store.CampaignStats, error)
+	FindInbound(ctx context.Context, f store.InboundFilter) ([]*store.InboundMessage, int, error)
 }
 
 // Planner queues what is due: invitations to members added to a running
@@ -39,7 +41,8 @@ type PlanStats struct {
 	Campaigns   int
 	Invitations int // for members added since the campaign started
 	Reminders   int
-	Digests     int
+	Digests     int // head digests
+	Operator    int // operator digests
 }
 
 // Plan queues what is due now for every active campaign.
@@ -78,6 +81,11 @@ func (p *Planner) Plan(ctx context.Context) (PlanStats, error) {
 		if err != nil {
 			return st, fmt.Errorf("plan %s: %w", c.Code, err)
 		}
+		o, err := p.planOperatorDigest(ctx, c, now)
+		if err != nil {
+			return st, fmt.Errorf("plan %s: operator digest: %w", c.Code, err)
+		}
+		st.Operator += o
 		st.Campaigns++
 		st.Reminders += r
 		st.Digests += d
@@ -179,4 +187,49 @@ func (p *Planner) failureReasons(ctx context.Context, campaign string) (map[int6
 		out[f.RespondentID] = r
 	}
 	return out, nil
+}
+
+// AtRiskUnits is how many units the operator digest names as furthest
+// behind.
+const AtRiskUnits = 5
+
+// planOperatorDigest queues, at each escalation round, the operator's view
+// of the whole campaign: counts by status, group and unit, the units
+// furthest behind, failed addresses and messages waiting for review.
+func (p *Planner) planOperatorDigest(ctx context.Context, c *store.Campaign, now time.Time) (int, error) {
+	round, at := EscalationDue(c, now)
+	if round == 0 || c.OperatorMailbox == "" {
+		return 0, nil
+	}
+	stats, err := p.Store.CampaignStats(ctx, c.Code)
+	if err != nil {
+		return 0, err
+	}
+	_, review, err := p.Store.FindInbound(ctx, store.InboundFilter{CampaignCode: c.Code, ReviewOnly: true, Limit: 1})
+	if err != nil {
+		return 0, err
+	}
+	d := &templates.Digest{Counts: stats.Total, Stats: stats, FailedAddresses: stats.Total[store.StatusAddressFailed], Review: review}
+	var units []store.UnitStats
+	for _, u := range stats.ByUnit {
+		if u.Subtree.Total() > 0 && answeredOf(u.Subtree) < u.Subtree.Total() {
+			units = append(units, u)
+		}
+	}
+	sort.SliceStable(units, func(a, b int) bool {
+		ra := float64(answeredOf(units[a].Subtree)) / float64(units[a].Subtree.Total())
+		rb := float64(answeredOf(units[b].Subtree)) / float64(units[b].Subtree.Total())
+		return ra < rb
+	})
+	d.AtRisk = units[:min(len(units), AtRiskUnits)]
+	payload, err := json.Marshal(templates.Data{Digest: d})
+	if err != nil {
+		return 0, err
+	}
+	return p.Store.EnqueueOutbox(ctx, []*store.OutboxMessage{{CampaignCode: c.Code, Kind: store.KindOperatorDigest, Round: round,
+		To: c.OperatorMailbox, ToName: c.SenderName, Payload: payload, NotBefore: at, SendBy: sendBy(c, at)}})
+}
+
+func answeredOf(c store.StatusCounts) int {
+	return c[store.StatusAnswered] + c[store.StatusAnsweredNeedsReview]
 }

@@ -20,6 +20,11 @@ type plannerStore struct {
 	*sqlite.OutboxService
 	*sqlite.CampaignService
 	*sqlite.UnitService
+	inbound *sqlite.InboundService
+}
+
+func (s plannerStore) FindInbound(ctx context.Context, f store.InboundFilter) ([]*store.InboundMessage, int, error) {
+	return s.inbound.FindInbound(ctx, f)
 }
 
 // TestPlanner plans against a real SQLite store: six members in two units
@@ -55,6 +60,7 @@ func TestPlanner(t *testing.T) {
 	}
 	c := campaign()
 	c.SenderName, c.SenderAddress, c.ReplyTo, c.Title, c.Groups = "Sở Nội vụ", "snv@binhson.gov.test", "khaosat@binhson.gov.test", "Khảo sát", []string{"LDS"}
+	c.OperatorMailbox = "vanthu@snv.binhson.gov.test"
 	c.State = store.CampaignDraft
 	c.Questionnaire = store.Questionnaire{Questions: []store.Question{{Code: "C1", Text: "Mức độ hài lòng", Type: store.AnswerScale, Min: 1, Max: 10, Required: true}}}
 	campaigns := sqlite.NewCampaignService(db)
@@ -97,17 +103,17 @@ func TestPlanner(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p := &reminders.Planner{Store: plannerStore{outbox, campaigns, sqlite.NewUnitService(db)}, Now: clock.Now}
+	p := &reminders.Planner{Store: plannerStore{outbox, campaigns, sqlite.NewUnitService(db), sqlite.NewInboundService(db, outbox)}, Now: clock.Now}
 	clock.Set(at(24, 2, 8, 30)) // D-7 (reminder round 1) and D-5 on Friday (escalation round 1)
 	st, err := p.Plan(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Reminders != 3 || st.Digests != 1 {
-		t.Fatalf("plan: %+v, want 3 reminders (cb003, cb004, cb005) and 1 digest", st)
+	if st.Reminders != 3 || st.Digests != 1 || st.Operator != 1 {
+		t.Fatalf("plan: %+v, want 3 reminders (cb003, cb004, cb005), 1 head digest, 1 operator digest", st)
 	}
 	again, err := p.Plan(ctx)
-	if err != nil || again.Reminders != 0 || again.Digests != 0 {
+	if err != nil || again.Reminders != 0 || again.Digests != 0 || again.Operator != 0 {
 		t.Fatalf("planning again: %+v, %v", again, err)
 	}
 	rems, _, _ := outbox.FindOutbox(ctx, store.OutboxFilter{Kind: store.KindReminder})
@@ -139,6 +145,11 @@ func TestPlanner(t *testing.T) {
 	}
 	if strings.Contains(string(digests[0].Payload), "answers") {
 		t.Errorf("a digest must never carry answers: %s", digests[0].Payload)
+	}
+	op, _, _ := outbox.FindOutbox(ctx, store.OutboxFilter{Kind: store.KindOperatorDigest})
+	if len(op) != 1 || op[0].To != "vanthu@snv.binhson.gov.test" || !strings.Contains(string(op[0].Payload), `"at_risk"`) ||
+		!strings.Contains(string(op[0].Payload), `"failed_addresses":1`) {
+		t.Errorf("operator digest: %+v", op)
 	}
 	// The IT liaison hears of cb002's failed address once.
 	n, err := p.PlanLiaisonDigest(ctx, "cntt@stttt.binhson.gov.test", "Cán bộ đầu mối kỹ thuật")

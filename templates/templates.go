@@ -91,6 +91,12 @@ type Digest struct {
 	Stats    *store.CampaignStats `json:"stats,omitempty"`
 	Failures []DigestFailure      `json:"failures,omitempty"`
 	Since    time.Time            `json:"since,omitzero"`
+	// AtRisk are the units with the lowest answer rates (operator digest).
+	AtRisk []store.UnitStats `json:"at_risk,omitempty"`
+	// FailedAddresses and Review count members whose mail fails and
+	// messages waiting for a person (operator digest).
+	FailedAddresses int `json:"failed_addresses,omitempty"`
+	Review          int `json:"review,omitempty"`
 }
 
 // DigestMember is one person in a unit head's digest.

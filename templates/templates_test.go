@@ -95,7 +95,10 @@ func digestData() *templates.Digest {
 				Stage: "dsn", Code: 552, Status: "5.2.2", Class: "mailbox_full", Text: strings.Repeat("Quota exceeded (mailbox for user is full) ", 12), Count: 2},
 			{At: time.Date(2023, 2, 25, 11, 0, 0, 0, ict), Mailbox: "", Domain: "", Stage: "tls", Class: "transient", Text: "tls: failed to verify certificate: x509: certificate signed by unknown authority"},
 		},
-		Since: time.Date(2023, 2, 24, 17, 0, 0, 0, ict),
+		Since:           time.Date(2023, 2, 24, 17, 0, 0, 0, ict),
+		AtRisk:          []store.UnitStats{{UnitCode: "STP-HCTP", UnitName: "Phòng Hành chính tư pháp", Subtree: store.StatusCounts{store.StatusAnswered: 1, store.StatusInvited: 1}}},
+		FailedAddresses: 1,
+		Review:          2,
 	}
 }
 

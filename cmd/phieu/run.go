@@ -19,6 +19,7 @@ import (
 
 	"github.com/phieu/phieu/mailer"
 	"github.com/phieu/phieu/reminders"
+	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/store/sqlite"
 )
 
@@ -136,7 +137,8 @@ func (c *RunCommand) Run(ctx context.Context) error {
 		return err
 	}
 	campaigns := sqlite.NewCampaignService(db)
-	planner := &reminders.Planner{Store: planStore{outbox, campaigns, sqlite.NewUnitService(db)}, Now: c.m.Now, Logger: c.m.Logger}
+	planner := &reminders.Planner{Store: planStore{outbox, campaigns, sqlite.NewUnitService(db), sqlite.NewInboundService(db, outbox)},
+		Now: c.m.Now, Logger: c.m.Logger}
 	shutdown, _ := time.ParseDuration(cfg.Daemon.ShutdownTimeout)
 
 	d := &daemon{logger: c.m.Logger, now: c.m.Now, started: c.m.Now(), jobs: map[string]*jobState{}}
@@ -147,7 +149,8 @@ func (c *RunCommand) Run(ctx context.Context) error {
 	jobs := []job{
 		{"plan", cfg.Daemon.Plan, func(ctx context.Context) (string, error) {
 			st, err := planner.Plan(ctx)
-			return fmt.Sprintf("%d invitations, %d reminders, %d head digests queued", st.Invitations, st.Reminders, st.Digests), err
+			return fmt.Sprintf("%d invitations, %d reminders, %d head digests, %d operator digests queued",
+				st.Invitations, st.Reminders, st.Digests, st.Operator), err
 		}},
 		{"send", cfg.Daemon.Send, func(ctx context.Context) (string, error) {
 			st, err := sender.Deliver(ctx, mailer.DeliverOptions{})
@@ -215,4 +218,9 @@ type planStore struct {
 	*sqlite.OutboxService
 	*sqlite.CampaignService
 	*sqlite.UnitService
+	inbound *sqlite.InboundService
+}
+
+func (s planStore) FindInbound(ctx context.Context, f store.InboundFilter) ([]*store.InboundMessage, int, error) {
+	return s.inbound.FindInbound(ctx, f)
 }
