@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -38,9 +40,13 @@ type RunCommand struct {
 	noArgs
 	m      *Main
 	config configFlag
+	once   bool
 }
 
-func (c *RunCommand) flags(fs *flag.FlagSet) { c.config.register(fs) }
+func (c *RunCommand) flags(fs *flag.FlagSet) {
+	c.config.register(fs)
+	fs.BoolVar(&c.once, "once", false, "run every job once (the start-up catch-up), then exit: for a system cron or a first look")
+}
 
 // jobState is what /healthz reports of one job.
 type jobState struct {
@@ -85,6 +91,23 @@ func (d *daemon) run(ctx context.Context, name string, fn func(ctx context.Conte
 	if result != "" {
 		d.logger.Info("job done", "job", name, "result", result)
 	}
+}
+
+// failed returns an error naming the jobs whose last run failed.
+func (d *daemon) failed() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var names []string
+	for name, j := range d.jobs {
+		if j.LastErr != "" {
+			names = append(names, name+": "+j.LastErr)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	return fmt.Errorf("run: %s", strings.Join(names, "; "))
 }
 
 // ServeHTTP answers /healthz: 200 while no job's last run failed, 503
@@ -175,13 +198,17 @@ func (c *RunCommand) Run(ctx context.Context) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("http: %w (http.listen in %s)", err, configName(cfg))
+	where := "once"
+	if !c.once {
+		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("http: %w (http.listen in %s)", err, configName(cfg))
+		}
+		srv := &http.Server{Handler: d, ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		where = "health on http://" + ln.Addr().String() + "/healthz (Ctrl-C to stop)"
 	}
-	srv := &http.Server{Handler: d, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
 
 	loc := configLocation(cfg)
 	logger := cronLogger{c.m.Logger}
@@ -192,15 +219,19 @@ func (c *RunCommand) Run(ctx context.Context) error {
 			return fmt.Errorf("daemon.%s: %w", j.name, err)
 		}
 	}
-	fmt.Fprintf(c.m.Stderr, "phieu run: store %s, health on http://%s/healthz (Ctrl-C to stop)\n", db.Path(), ln.Addr())
+	fmt.Fprintf(c.m.Stderr, "phieu run: store %s, %s\n", db.Path(), where)
 	// Catch up once before the schedules take over: what became due while
 	// the daemon was down is planned now (once), then delivered.
+	// The liaison's daily digest keeps its hour: it is not caught up.
 	for _, name := range []string{"housekeeping", "plan", "send", "poll"} {
 		for _, j := range jobs {
 			if j.name == name {
 				d.run(ctx, j.name, j.fn)
 			}
 		}
+	}
+	if c.once {
+		return d.failed()
 	}
 	cr.Start()
 	<-ctx.Done()

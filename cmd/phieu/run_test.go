@@ -91,6 +91,12 @@ func TestRunDaemon(t *testing.T) {
 	if n := len(smtp.Received()); n != 120 {
 		t.Errorf("%d messages received after a restart, want 120", n)
 	}
+	// --once: every job once, for a system cron; fails when a job fails.
+	mustRunAt(t, "", during, "run", "--once", "--config", config)
+	imap.Close()
+	if code, _, errs := runAt(t, "", during, "run", "--once", "--config", config); code != exitFailure || !strings.Contains(errs, "poll: imap") {
+		t.Errorf("run --once with the mailbox down: exit %d %s", code, errs)
+	}
 }
 
 type health struct {
