@@ -41,11 +41,13 @@ type RunCommand struct {
 	m      *Main
 	config configFlag
 	once   bool
+	only   string
 }
 
 func (c *RunCommand) flags(fs *flag.FlagSet) {
 	c.config.register(fs)
 	fs.BoolVar(&c.once, "once", false, "run every job once (the start-up catch-up), then exit: for a system cron or a first look")
+	fs.StringVar(&c.only, "jobs", "", "with --once, the `jobs` to run, comma-separated (housekeeping, plan, send, poll, liaison_digest)")
 }
 
 // jobState is what /healthz reports of one job.
@@ -223,7 +225,19 @@ func (c *RunCommand) Run(ctx context.Context) error {
 	// Catch up once before the schedules take over: what became due while
 	// the daemon was down is planned now (once), then delivered.
 	// The liaison's daily digest keeps its hour: it is not caught up.
-	for _, name := range []string{"housekeeping", "plan", "send", "poll"} {
+	catchUp := []string{"housekeeping", "plan", "send", "poll"}
+	if c.only != "" {
+		if !c.once {
+			return usageErrorf("--jobs goes with --once")
+		}
+		catchUp = strings.Split(c.only, ",")
+		for _, name := range catchUp {
+			if d.jobs[name] == nil {
+				return usageErrorf("--jobs: %q is not a job (housekeeping, plan, send, poll, liaison_digest)", name)
+			}
+		}
+	}
+	for _, name := range catchUp {
 		for _, j := range jobs {
 			if j.name == name {
 				d.run(ctx, j.name, j.fn)
