@@ -21,7 +21,9 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files in testd
 
 var simZone = time.FixedZone("ICT", 7*3600)
 
-func simAt(day, month, hour int) time.Time { return time.Date(2023, time.Month(month), day, hour, 0, 0, 0, simZone) }
+func simAt(day, month, hour int) time.Time {
+	return time.Date(2023, time.Month(month), day, hour, 0, 0, 0, simZone)
+}
 
 const simUnits = "STT,Mã đơn vị,Tên đơn vị,Mã đơn vị cấp trên,Loại đơn vị,Thủ trưởng đơn vị,Chức vụ thủ trưởng,Email thủ trưởng\n" +
 	"1,UBND,Ủy ban nhân dân tỉnh Bình Sơn,,UBND tỉnh,Nguyễn Minh Giang,Chủ tịch UBND tỉnh,giangnm@binhson.gov.test\n" +
@@ -147,9 +149,9 @@ func TestSimulation(t *testing.T) {
 	for n := 21; n <= 30; n++ { // after the first reminder
 		on(simAt(24, 2, 10), reply(n, simAt(24, 2, 10), "C1: 7\nC2: B"))
 	}
-	on(simAt(24, 2, 10), reply(31, simAt(24, 2, 10), "C1: 9"))  // partly: a correction is asked
-	on(simAt(1, 3, 9), reply(31, simAt(1, 3, 9), "C2: A"))      // and completed
-	for n := 32; n <= 40; n++ {                                 // after their head's digest
+	on(simAt(24, 2, 10), reply(31, simAt(24, 2, 10), "C1: 9")) // partly: a correction is asked
+	on(simAt(1, 3, 9), reply(31, simAt(1, 3, 9), "C2: A"))     // and completed
+	for n := 32; n <= 40; n++ {                                // after their head's digest
 		on(simAt(1, 3, 10), reply(n, simAt(1, 3, 10), "C1: 6\nC2: A"))
 	}
 	on(simAt(4, 3, 8), reply(41, simAt(4, 3, 8), "C1: 5\nC2: B")) // after the deadline
