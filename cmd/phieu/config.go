@@ -81,6 +81,10 @@ type IMAPConfig struct {
 	Folders      FoldersConfig `yaml:"folders"`
 	// PollInterval is how often a server without IDLE is polled.
 	PollInterval string `yaml:"poll_interval"`
+	// IDLE makes "phieu run" keep a connection open and read new mail as
+	// it arrives (IMAP IDLE, or every poll_interval where the server has
+	// none) instead of polling on the daemon.poll schedule.
+	IDLE bool `yaml:"idle"`
 	// ResendAfter and Resends: after a "mailbox full" bounce the
 	// invitation goes again this much later, at most this many times.
 	ResendAfter string `yaml:"resend_after"`

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/phieu/phieu/mailer"
+	"github.com/phieu/phieu/poller"
 	"github.com/phieu/phieu/reminders"
 	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/store/sqlite"
@@ -95,6 +97,22 @@ func (d *daemon) run(ctx context.Context, name string, fn func(ctx context.Conte
 	}
 }
 
+// record notes a run of a job that runs on its own (the IDLE watch).
+func (d *daemon) record(name, result string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.jobs[name]
+	st.Runs++
+	st.LastRun, st.Result = d.now(), result
+	if err != nil {
+		st.LastErr = err.Error()
+		d.logger.Error("job failed", "job", name, "err", err)
+		return
+	}
+	st.LastOK, st.LastErr = d.now(), ""
+	d.logger.Info("job done", "job", name, "result", result)
+}
+
 // failed returns an error naming the jobs whose last run failed.
 func (d *daemon) failed() error {
 	d.mu.Lock()
@@ -148,6 +166,7 @@ func (c *RunCommand) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.m.Logger = configLogger(cfg, c.m.Stderr) // a daemon logs what it does: log.level, log.format
 	lock, err := lockFile(db.Path()+".daemon-lock", "runs on", db.Path())
 	if err != nil {
 		return err
@@ -216,9 +235,14 @@ func (c *RunCommand) Run(ctx context.Context) error {
 	logger := cronLogger{c.m.Logger}
 	cr := cron.New(cron.WithLocation(loc), cron.WithLogger(logger),
 		cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
+	var pollEntry cron.EntryID
 	for _, j := range jobs {
-		if _, err := cr.AddFunc(j.spec, func() { d.run(ctx, j.name, j.fn) }); err != nil {
+		id, err := cr.AddFunc(j.spec, func() { d.run(ctx, j.name, j.fn) })
+		if err != nil {
 			return fmt.Errorf("daemon.%s: %w", j.name, err)
+		}
+		if j.name == "poll" {
+			pollEntry = id
 		}
 	}
 	fmt.Fprintf(c.m.Stderr, "phieu run: store %s, %s\n", db.Path(), where)
@@ -247,6 +271,18 @@ func (c *RunCommand) Run(ctx context.Context) error {
 	if c.once {
 		return d.failed()
 	}
+	if cfg.IMAP.IDLE {
+		// Mail is read as it arrives; the poll schedule is not used.
+		cr.Remove(pollEntry)
+		go func() {
+			err := p.Watch(ctx, func(st poller.Stats) {
+				d.record("poll", fmt.Sprintf("%d new, %d stored, %d responses, %d queued (IDLE)", st.Fetched, st.Stored, st.Responses, st.Queued), nil)
+			})
+			if err != nil {
+				d.record("poll", "stopped", err) // a configuration problem: /healthz shows it
+			}
+		}()
+	}
 	cr.Start()
 	<-ctx.Done()
 	fmt.Fprintln(c.m.Stderr, "phieu run: stopping; waiting for running jobs")
@@ -256,6 +292,17 @@ func (c *RunCommand) Run(ctx context.Context) error {
 		return errors.New("run: jobs still running after daemon.shutdown_timeout; an interrupted send is reclaimed on the next start")
 	}
 	return nil
+}
+
+// configLogger is the structured log the config asks for.
+func configLogger(cfg *Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.Log.Level)) // validated with the config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // planStore is what the planner reads and writes, from the store's services.

@@ -80,10 +80,38 @@ func TestRunDaemon(t *testing.T) {
 	if code, errs := stop(); code != exitOK || !strings.Contains(errs, "stopping") {
 		t.Fatalf("Ctrl-C: exit %d\n%s", code, errs)
 	}
-	// Started again: catches up, sends nothing twice.
+	// Started again, reading mail as it arrives: catches up, sends nothing
+	// twice, and a reply is read without waiting for the poll schedule.
+	editConfig(t, dir, func(s string) string {
+		return strings.Replace(s, "  mailbox: INBOX", "  mailbox: INBOX\n  idle: true", 1)
+	})
 	stop = start()
 	if h := waitCaughtUp(t, health); !strings.Contains(h.Jobs["send"].Result, "0 sent") {
 		t.Errorf("after a restart: %+v", h.Jobs["send"])
+	}
+	inv := smtp.Received()[0]
+	raw, err := imaptest.Reply{From: inv.To[0], To: "khaosat.snv@binhson.gov.test", Subject: inv.Header.Get("Subject"),
+		InReplyTo: inv.Header.Get("Message-Id"), Text: "C1: 8\nC2: 7\nC3: 9\nC4: B\nC5: 8\nC6: A\nC7: 6"}.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := imap.AppendAt("INBOX", raw, during); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var h healthz
+		if resp, err := http.Get("http://" + health + "/healthz"); err == nil {
+			json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+		}
+		if strings.Contains(h.Jobs["poll"].Result, "1 responses") && strings.Contains(h.Jobs["poll"].Result, "IDLE") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reply was not read through IDLE: %+v", h.Jobs["poll"])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if code, errs := stop(); code != exitOK {
 		t.Fatalf("second start: exit %d\n%s", code, errs)
@@ -99,18 +127,18 @@ func TestRunDaemon(t *testing.T) {
 	}
 }
 
-type health struct {
+type healthz struct {
 	Status string
 	Jobs   map[string]jobState
 }
 
 // waitCaughtUp waits until the daemon at addr has run its start-up
 // catch-up (poll comes last) and returns its /healthz.
-func waitCaughtUp(t *testing.T, addr string) health {
+func waitCaughtUp(t *testing.T, addr string) healthz {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var h health
+		var h healthz
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
 			json.NewDecoder(resp.Body).Decode(&h)
