@@ -191,4 +191,39 @@ func TestPlanner(t *testing.T) {
 	if rems[0].Round != 3 {
 		t.Errorf("after downtime: round %d, want 3", rems[0].Round)
 	}
+
+	// Sending looks blocked: a warning to the liaison, once an hour.
+	if n, err := p.CheckSending(ctx, "cntt@stttt.binhson.gov.test", "", nil); err != nil || n != 0 {
+		t.Fatalf("check sending before any refusal: %d, %v", n, err)
+	}
+	for range 4 {
+		claimed, err := outbox.ClaimOutbox(ctx, "test", 3, time.Hour)
+		if err != nil || len(claimed) == 0 {
+			t.Fatalf("claim: %d, %v", len(claimed), err)
+		}
+		var rs []*store.OutboxResult
+		for _, m := range claimed {
+			rs = append(rs, &store.OutboxResult{ID: m.ID, Event: store.EventDefer, NextAttemptAt: clock.Now(), Reason: "554 5.7.1",
+				Attempt: &store.Attempt{At: clock.Now(), Stage: store.StageRcpt, Code: 554, Status: "5.7.1",
+					Text: "Service unavailable; client host [192.0.2.1] blocked using zen.spamhaus.org", Outcome: store.OutboxDeferred}})
+		}
+		if err := outbox.CompleteOutbox(ctx, "test", rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := p.CheckSending(ctx, "cntt@stttt.binhson.gov.test", "", nil); err != nil || n != 1 {
+		t.Fatalf("check sending after 12 refusals: %d, %v", n, err)
+	}
+	clock.Add(30 * time.Minute)
+	if n, _ := p.CheckSending(ctx, "cntt@stttt.binhson.gov.test", "", nil); n != 0 {
+		t.Errorf("a second warning within the hour")
+	}
+	clock.Add(time.Hour)
+	if n, _ := p.CheckSending(ctx, "cntt@stttt.binhson.gov.test", "", nil); n != 1 {
+		t.Errorf("no warning the next hour while still blocked")
+	}
+	warnings, _, _ := outbox.FindOutbox(ctx, store.OutboxFilter{Kind: store.KindLiaisonDigest})
+	if len(warnings) != 3 || !strings.Contains(string(warnings[0].Payload), `"alert"`) {
+		t.Errorf("liaison messages: %d", len(warnings))
+	}
 }

@@ -32,4 +32,13 @@ type FollowUpService interface {
 	// FindDigestsPlanned returns, per unit code, bit r-1 for each head
 	// digest round already queued for that unit.
 	FindDigestsPlanned(ctx context.Context, campaignCode string) (map[string]uint64, error)
+	// FindRecentAttempts returns the campaign's last n SMTP attempts, newest
+	// first, with the mailbox each went to.
+	FindRecentAttempts(ctx context.Context, campaignCode string, n int) ([]*RecentAttempt, error)
+}
+
+// RecentAttempt is one SMTP attempt and the mailbox it was for.
+type RecentAttempt struct {
+	Attempt
+	Mailbox string
 }

@@ -97,6 +97,9 @@ type Digest struct {
 	// messages waiting for a person (operator digest).
 	FailedAddresses int `json:"failed_addresses,omitempty"`
 	Review          int `json:"review,omitempty"`
+	// Alert turns the IT liaison's digest into an immediate warning: why
+	// sending looks blocked.
+	Alert string `json:"alert,omitempty"`
 }
 
 // DigestMember is one person in a unit head's digest.

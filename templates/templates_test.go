@@ -148,6 +148,10 @@ var cases = []struct {
 	{"head_digest", templates.HeadDigest, data(func(d *templates.Data) { d.Respondent = nil; d.Ref = ""; d.Digest = digestData() })},
 	{"operator_digest", templates.OperatorDigest, data(func(d *templates.Data) { d.Respondent = nil; d.Unit = nil; d.Ref = ""; d.Digest = digestData() })},
 	{"liaison_digest", templates.LiaisonDigest, data(func(d *templates.Data) { d.Respondent = nil; d.Unit = nil; d.Ref = ""; d.Digest = digestData() })},
+	{"liaison_alert", templates.LiaisonDigest, data(func(d *templates.Data) {
+		d.Respondent, d.Unit, d.Ref, d.Digest = nil, nil, "", digestData()
+		d.Digest.Alert = "12 trong 50 lần gửi gần nhất bị máy chủ nhận từ chối vì máy chủ gửi (sender_rejected) hoặc giới hạn tốc độ (throttled)."
+	})},
 }
 
 func TestGolden(t *testing.T) {

@@ -198,7 +198,16 @@ func (c *RunCommand) Run(ctx context.Context) error {
 		}},
 		{"send", cfg.Daemon.Send, func(ctx context.Context) (string, error) {
 			st, err := sender.Deliver(ctx, mailer.DeliverOptions{})
-			return fmt.Sprintf("%d sent, %d deferred, %d failed, %d suppressed", st.Sent, st.Deferred, st.Failed, st.Suppressed), err
+			result := fmt.Sprintf("%d sent, %d deferred, %d failed, %d suppressed", st.Sent, st.Deferred, st.Failed, st.Suppressed)
+			// After each delivery: does sending look blocked?
+			alerts, aerr := outbox.FindAlerts(ctx, true)
+			if aerr == nil {
+				var warned int
+				if warned, aerr = planner.CheckSending(ctx, cfg.Liaison.Mailbox, cfg.Liaison.Name, alerts); warned > 0 {
+					result += "; the IT liaison is warned that sending looks blocked"
+				}
+			}
+			return result, errors.Join(err, aerr)
 		}},
 		{"poll", cfg.Daemon.Poll, func(ctx context.Context) (string, error) {
 			st, err := p.Poll(ctx)

@@ -93,3 +93,30 @@ func (s *OutboxService) FindDigestsPlanned(ctx context.Context, code string) (ma
 	}
 	return out, rows.Err()
 }
+
+// FindRecentAttempts returns the campaign's last n SMTP attempts, newest
+// first.
+func (s *OutboxService) FindRecentAttempts(ctx context.Context, code string, n int) ([]*store.RecentAttempt, error) {
+	rows, err := s.db.read.QueryContext(ctx, `SELECT a.id, a.outbox_id, a.at, a.stage, a.code, a.status, a.text, a.duration_us, a.outcome, o.to_addr
+		FROM outbox_attempts a JOIN outbox o ON o.id = a.outbox_id JOIN campaigns c ON c.id = o.campaign_id
+		WHERE c.code = ? ORDER BY a.id DESC LIMIT ?`, code, n)
+	if err != nil {
+		return nil, fmt.Errorf("find recent attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.RecentAttempt
+	for rows.Next() {
+		a := &store.RecentAttempt{}
+		var at, stage, outcome string
+		var us int64
+		if err := rows.Scan(&a.ID, &a.OutboxID, &at, &stage, &a.Code, &a.Status, &a.Text, &us, &outcome, &a.Mailbox); err != nil {
+			return nil, fmt.Errorf("find recent attempts: %w", err)
+		}
+		if a.At, err = parseTime(at); err != nil {
+			return nil, fmt.Errorf("find recent attempts: %w", err)
+		}
+		a.Stage, a.Outcome, a.Duration = store.SMTPStage(stage), store.OutboxState(outcome), time.Duration(us)*time.Microsecond
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
