@@ -120,6 +120,11 @@ func Compose(m *store.OutboxMessage, c *store.Campaign, r *templates.Message, no
 	if r.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, r.HTML)
 	}
+	for _, a := range r.Attachments {
+		if err := msg.AttachReader(a.Name, bytes.NewReader(a.Data), mail.WithFileContentType(mail.ContentType(a.ContentType))); err != nil {
+			return nil, fmt.Errorf("compose: attach %s: %w", a.Name, err)
+		}
+	}
 	var buf bytes.Buffer
 	buf.Grow(len(r.Text)*2 + len(r.HTML)*2 + 1024)
 	if _, err := msg.WriteTo(&buf); err != nil {

@@ -7,6 +7,7 @@ package templates
 import (
 	"bytes"
 	"embed"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	texttemplate "text/template"
@@ -128,7 +130,18 @@ type DigestFailure struct {
 }
 
 // Message is a rendered message.
-type Message struct{ Subject, Text, HTML string }
+type Message struct {
+	Subject, Text, HTML string
+	Attachments         []Attachment
+}
+
+// Attachment is a file sent with a message: the IT liaison's digest carries
+// its failures as a spreadsheet.
+type Attachment struct {
+	Name        string
+	ContentType string
+	Data        []byte
+}
 
 // Set is a parsed set of templates for every kind.
 type Set struct {
@@ -336,7 +349,34 @@ func (s *Set) Render(kind Kind, d *Data) (*Message, error) {
 	if m.Subject == "" {
 		return nil, fmt.Errorf("templates: render %s: the subject is empty", kind)
 	}
+	if kind == LiaisonDigest && d.Digest != nil && len(d.Digest.Failures) > 0 {
+		m.Attachments = append(m.Attachments, failuresCSV(d))
+	}
 	return m, nil
+}
+
+// failuresCSV is the liaison digest's failures as a spreadsheet: UTF-8
+// with a BOM so that Excel shows Vietnamese, one row per failure, with
+// what each class means and what to do.
+func failuresCSV(d *Data) Attachment {
+	var b bytes.Buffer
+	b.WriteString("\ufeff")
+	w := csv.NewWriter(&b)
+	w.Write([]string{"Thời gian", "Hộp thư", "Người nhận", "Đơn vị", "Tên miền", "Giai đoạn", "Mã SMTP", "Mã trạng thái",
+		"Loại lỗi", "Ý nghĩa", "Cách xử lý", "Nội dung máy chủ trả về"})
+	loc := d.Campaign.Loc()
+	for _, f := range d.Digest.Failures {
+		meaning, action := store.FailureClass(f.Class).Explain()
+		code := ""
+		if f.Code != 0 {
+			code = strconv.Itoa(f.Code)
+		}
+		w.Write([]string{f.At.In(loc).Format("02/01/2006 15:04"), f.Mailbox, f.Name, f.UnitName, f.Domain, f.Stage, code, f.Status,
+			f.Class, meaning, action, f.Text})
+	}
+	w.Flush()
+	return Attachment{Name: "loi-gui-thu-" + d.Campaign.Code + "-" + d.Now.In(loc).Format("2006-01-02") + ".csv",
+		ContentType: "text/csv; charset=utf-8", Data: b.Bytes()}
 }
 
 // blocks renders the shared blocks once per campaign version and form of

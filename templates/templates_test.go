@@ -424,3 +424,25 @@ func BenchmarkRenderInvitation(b *testing.B) {
 		}
 	}
 }
+
+func TestLiaisonDigestAttachesFailures(t *testing.T) {
+	d := data(func(d *templates.Data) { d.Respondent, d.Unit, d.Ref, d.Digest = nil, nil, "", digestData() })
+	m, err := templates.Default().Render(templates.LiaisonDigest, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Attachments) != 1 {
+		t.Fatalf("%d attachments", len(m.Attachments))
+	}
+	a := m.Attachments[0]
+	csv := string(a.Data)
+	if a.Name != "loi-gui-thu-PAR2022-2023-02-26.csv" || !strings.HasPrefix(csv, "\ufeffThời gian,Hộp thư") ||
+		!strings.Contains(csv, "tuan.vm@stp.binhson.gov.test,Võ Minh Tuấn,Văn phòng Sở") || !strings.Contains(csv, "Kiểm tra lại địa chỉ") ||
+		strings.Count(csv, "\n") != 1+len(d.Digest.Failures) {
+		t.Errorf("%s:\n%s", a.Name, csv)
+	}
+	d.Digest.Failures = nil
+	if m, _ := templates.Default().Render(templates.LiaisonDigest, d); len(m.Attachments) != 0 {
+		t.Errorf("an empty spreadsheet attached")
+	}
+}
