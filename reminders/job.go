@@ -45,13 +45,17 @@ type PlanStats struct {
 	Operator    int // operator digests
 }
 
+func (p *Planner) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
 // Plan queues what is due now for every active campaign.
 func (p *Planner) Plan(ctx context.Context) (PlanStats, error) {
 	var st PlanStats
-	now := time.Now()
-	if p.Now != nil {
-		now = p.Now()
-	}
+	now := p.now()
 	cs, err := p.Store.FindCampaigns(ctx)
 	if err != nil {
 		return st, fmt.Errorf("plan: %w", err)

@@ -23,10 +23,7 @@ func (p *Planner) PlanLiaisonDigest(ctx context.Context, mailbox, name string) (
 	if mailbox == "" {
 		return 0, nil
 	}
-	now := time.Now()
-	if p.Now != nil {
-		now = p.Now()
-	}
+	now := p.now()
 	cs, err := p.Store.FindCampaigns(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("liaison digest: %w", err)
@@ -125,10 +122,7 @@ func (p *Planner) CheckSending(ctx context.Context, mailbox, name string, openAl
 	if mailbox == "" {
 		return 0, nil
 	}
-	now := time.Now()
-	if p.Now != nil {
-		now = p.Now()
-	}
+	now := p.now()
 	cs, err := p.Store.FindCampaigns(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("check sending: %w", err)

@@ -45,18 +45,7 @@ func fillIn(text string) string {
 }
 
 func TestPollWorkflow(t *testing.T) {
-	t.Setenv("PHIEU_CONFIG", "")
-	t.Setenv("PHIEU_SECRET", "")
-	dir := filepath.Join(t.TempDir(), "province")
-	mustRun(t, "", "init", "--sample", dir)
-	smtp := smtptest.Start(t, smtptest.Options{DSN: true})
-	pointAt(t, dir, smtp)
-	imap, err := imaptest.Start(imaptest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer imap.Close()
-	pointIMAPAt(t, dir, imap)
+	dir, smtp, imap := sampleWithServers(t)
 	during := time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC)
 	mustRunAt(t, dir, during, "send", "--campaign", "PAR2025", "--limit", "3", "--wait", "0")
 	sent := smtp.Received()
@@ -149,6 +138,25 @@ func TestPollWorkflow(t *testing.T) {
 			t.Errorf("inspect text lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// sampleWithServers writes the sample province and points its config at
+// in-process SMTP and IMAP servers.
+func sampleWithServers(t *testing.T) (string, *smtptest.Server, *imaptest.Server) {
+	t.Helper()
+	t.Setenv("PHIEU_CONFIG", "")
+	t.Setenv("PHIEU_SECRET", "")
+	dir := filepath.Join(t.TempDir(), "province")
+	mustRun(t, "", "init", "--sample", dir)
+	smtp := smtptest.Start(t, smtptest.Options{DSN: true})
+	pointAt(t, dir, smtp)
+	imap, err := imaptest.Start(imaptest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { imap.Close() })
+	pointIMAPAt(t, dir, imap)
+	return dir, smtp, imap
 }
 
 func mustAppend(t *testing.T, srv *imaptest.Server, raw []byte, at time.Time) {

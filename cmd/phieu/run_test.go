@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phieu/phieu/mailer/smtptest"
 	"github.com/phieu/phieu/poller/imaptest"
 )
 
@@ -19,18 +18,7 @@ import (
 // work (/healthz), stop it with Ctrl-C, start it again: nothing is sent
 // twice, and a second daemon on the same store refuses.
 func TestRunDaemon(t *testing.T) {
-	t.Setenv("PHIEU_CONFIG", "")
-	t.Setenv("PHIEU_SECRET", "")
-	dir := filepath.Join(t.TempDir(), "province")
-	mustRun(t, "", "init", "--sample", dir)
-	smtp := smtptest.Start(t, smtptest.Options{DSN: true})
-	pointAt(t, dir, smtp)
-	imap, err := imaptest.Start(imaptest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer imap.Close()
-	pointIMAPAt(t, dir, imap)
+	dir, smtp, imap := sampleWithServers(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
