@@ -53,6 +53,8 @@ func TestDue(t *testing.T) {
 		{"mailbox full, invitation queued again", campaign(), func(m *reminders.Member) { m.RetryPending = true }, at(24, 2, 8, 1), 0, time.Time{}},
 		{"round already planned", campaign(), func(m *reminders.Member) { m.Queued = 1 }, at(24, 2, 9, 0), 0, time.Time{}},
 		{"second round", campaign(), func(m *reminders.Member) { m.Queued, m.LastSentAt = 1, at(24, 2, 8, 0) }, at(28, 2, 8, 5), 2, at(28, 2, 8, 0)},
+		{"deadline on a Friday: D-1 on the Thursday", campaign(), func(m *reminders.Member) { m.Queued, m.LastSentAt = 3, at(28, 2, 8, 0) },
+			at(2, 3, 8, 0), 3, at(2, 3, 8, 0)},
 		{"down over the second round: skipped for the third", campaign(), func(m *reminders.Member) { m.Queued, m.LastSentAt = 1, at(24, 2, 8, 0) },
 			at(2, 3, 9, 30), 3, at(2, 3, 8, 0)},
 		{"down over the second round, not yet the third", campaign(), func(m *reminders.Member) { m.Queued = 1 }, at(1, 3, 10, 0), 0, time.Time{}},
