@@ -56,12 +56,18 @@ func pollerConfig(cfg *Config) (poller.Config, error) {
 	return pc, pc.Validate()
 }
 
-// newPoller wires a poller to the store.
+// newPoller wires a poller to the store, holding the poll lock: two
+// pollers on one mailbox would file the same messages twice over.
 func (m *Main) newPoller(db *sqlite.DB, cfg *Config, outbox *sqlite.OutboxService) (*poller.Poller, error) {
 	pc, err := pollerConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
+	lock, err := lockFile(db.Path()+".poll-lock", "is reading the mailbox for", db.Path())
+	if err != nil {
+		return nil, err
+	}
+	m.closers = append(m.closers, lock)
 	interval, _ := time.ParseDuration(cfg.IMAP.PollInterval)
 	resendAfter, _ := time.ParseDuration(cfg.IMAP.ResendAfter)
 	resends := cfg.IMAP.Resends
