@@ -510,7 +510,12 @@ func (r *run) transmit(conn **Conn, j job, p *prepared, settle func()) *store.Ou
 			(*conn).Close()
 			*conn = nil
 		}
-		nc, err := s.Transport.Dial(r.ctx)
+		// Not cut by shutdown: a transaction under way finishes (each
+		// command has its timeout) and its result is recorded, or the
+		// server may have the message while the store says it was not
+		// sent, and it goes twice. Stopping means taking no new message;
+		// the daemon's shutdown timeout bounds the wait.
+		nc, err := s.Transport.Dial(context.WithoutCancel(r.ctx))
 		if err != nil {
 			return r.connectionFailure(m, err.(*Error), start, log)
 		}
@@ -535,7 +540,8 @@ func (r *run) transmit(conn **Conn, j job, p *prepared, settle func()) *store.Ou
 		// Cut off by shutdown: whether it went out is unknown, so it goes
 		// again (at least once, never lost).
 		attempt.Outcome = store.OutboxDeferred
-		return &store.OutboxResult{ID: m.ID, Event: store.EventDefer, NextAttemptAt: s.Now(), Reason: "interrupted by shutdown", Attempt: attempt}
+		return &store.OutboxResult{ID: m.ID, Event: store.EventDefer, NextAttemptAt: s.Now(), Reason: "interrupted by shutdown", Attempt: attempt,
+			Interrupted: true}
 	case e.Throttling():
 		until := s.pacer.throttled()
 		log.Warn("server is throttling; slowing down", "until", until, "text", e.Text)
@@ -572,7 +578,7 @@ func (r *run) connectionFailure(m *store.OutboxMessage, e *Error, start time.Tim
 	res := &store.OutboxResult{ID: m.ID, Event: store.EventDefer, NextAttemptAt: s.Now().Add(min(time.Minute, s.Retry.Base)),
 		Reason: e.Error(), Attempt: attempt}
 	if r.ctx.Err() != nil {
-		res.Reason = "interrupted by shutdown"
+		res.Reason, res.Interrupted = "interrupted by shutdown", true
 		return res
 	}
 	n := int(s.connFails.Add(1))

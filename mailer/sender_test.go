@@ -553,6 +553,10 @@ func testKilledAtEachStage(t *testing.T, pipe func(*mailer.Config)) {
 				if c := e.counts(t); c[store.OutboxSending] != 0 {
 					t.Fatalf("a stopped sender left messages claimed: %v", c)
 				}
+				// Our own stop says nothing of the recipients' mailboxes.
+				if fs, err := e.outbox.FindDeliveryFailures(ctx, "PAR2022", time.Time{}); err != nil || len(fs) != 0 {
+					t.Fatalf("a stop recorded delivery failures: %+v, %v", fs, err)
+				}
 				// A new process: reclaims what a dead one held, sends the rest.
 				srv.SetScript(nil)
 				if _, err := e.outbox.ReclaimOutbox(ctx, true); err != nil {
@@ -622,5 +626,41 @@ func TestCompose(t *testing.T) {
 	body, _ := io.ReadAll(msg.Body)
 	if !strings.Contains(string(body), "C1 [1-10]:") {
 		t.Error("the answer line is not in the body")
+	}
+}
+
+// A stop (Ctrl-C, SIGTERM) takes no new message but lets the transaction
+// under way finish and records it: stopping alone never sends twice.
+func TestSender_StopFinishesTheTransactionUnderWay(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 12)
+	srv := smtptest.Start(t, smtptest.Options{DSN: true})
+	runCtx, stop := context.WithCancel(ctx)
+	srv.SetScript(func(s smtptest.Step) smtptest.Reply {
+		if s.Stage == smtptest.StageData && s.N == 5 {
+			stop()
+			return smtptest.Reply{Stall: 100 * time.Millisecond, Queued: true}
+		}
+		return smtptest.Reply{}
+	})
+	if _, err := e.sender(t, srv, func(c *mailer.Config) { c.Connections = 2 }).Deliver(runCtx, mailer.DeliverOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.counts(t); c[store.OutboxSent] != len(srv.Received()) || c[store.OutboxSending] != 0 {
+		t.Fatalf("after the stop the store says %v, the server has %d", c, len(srv.Received()))
+	}
+	srv.SetScript(nil)
+	if _, err := e.sender(t, srv, nil).Deliver(ctx, mailer.DeliverOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, m := range srv.Received() {
+		if seen[m.To[0]] {
+			t.Errorf("%s got the invitation twice", m.To[0])
+		}
+		seen[m.To[0]] = true
+	}
+	if len(seen) != 12 {
+		t.Errorf("%d of 12 members got an invitation", len(seen))
 	}
 }

@@ -130,25 +130,37 @@ func (e *Error) NeedsPerson() bool {
 	return false
 }
 
-var throttleText = regexp.MustCompile(`(?i)too many|rate|throttl|limit|try again later|slow down|quá nhiều|vượt`)
+// throttleText is how servers say "slow down" in words; rateText is the
+// part of it that stays unambiguous when the status names one mailbox.
+var (
+	throttleText = regexp.MustCompile(`(?i)too many|\brate\b|throttl|limit|try again later|slow down|quá nhiều|vượt`)
+	rateText     = regexp.MustCompile(`(?i)too many|\brate\b|throttl|slow down|quá nhiều`)
+)
 
 // Throttling reports a reply that says the server wants us to slow down:
 // 421 (closing), 4.7.x (policy, including rate limits), 450/451/452 when
-// they are not about one recipient's mailbox, or text saying so. These slow
-// the whole sender down and never fail a message.
+// the enhanced status is not about the recipient's mailbox, or words that
+// say so. A 4.1.x/4.2.x reply is about one mailbox (busy, full, greylisted:
+// "try again later", "size limit") and pauses nothing else, unless its
+// words speak of a rate.
 func (e *Error) Throttling() bool {
 	if e.Code < 400 || e.Code >= 500 {
 		return false
 	}
-	if e.Code == 421 || strings.HasPrefix(e.Status, "4.7.") || throttleText.MatchString(e.Text) {
+	if e.Code == 421 || strings.HasPrefix(e.Status, "4.7.") {
+		return true
+	}
+	if strings.HasPrefix(e.Status, "4.2.") || strings.HasPrefix(e.Status, "4.1.") {
+		return rateText.MatchString(e.Text)
+	}
+	if throttleText.MatchString(e.Text) {
 		return true
 	}
 	switch e.Code {
 	case 450, 451, 452:
-		// 4.2.x is about the recipient's mailbox (busy, full): retry that
-		// message only. 4.3.x/4.4.5/4.5.3 (system or recipients) or none:
-		// the server as a whole is pushing back.
-		return !strings.HasPrefix(e.Status, "4.2.") && !strings.HasPrefix(e.Status, "4.1.")
+		// No mailbox status: 4.3.x/4.4.5/4.5.3 (system or recipients) or
+		// none: the server as a whole is pushing back.
+		return true
 	}
 	return false
 }

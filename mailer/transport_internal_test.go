@@ -45,6 +45,12 @@ func TestThrottlingAndNeedsPerson(t *testing.T) {
 		{Error{Code: 450, Status: "4.2.1", Text: "Mailbox busy"}, false},
 		{Error{Code: 452, Status: "4.2.2", Text: "Mailbox full"}, false},
 		{Error{Code: 550, Status: "5.7.1", Text: "Rate limit"}, false},
+		// One mailbox, in the words servers use for anything temporary.
+		{Error{Code: 450, Status: "4.2.1", Text: "Mailbox temporarily unavailable, try again later"}, false},
+		{Error{Code: 452, Status: "4.2.2", Text: "Mailbox full, size limit exceeded"}, false},
+		{Error{Code: 450, Status: "4.2.0", Text: "Greylisted, try again later"}, false},
+		{Error{Code: 450, Status: "4.2.1", Text: "Too many messages for this mailbox, slow down"}, true},
+		{Error{Code: 451, Text: "Try again later"}, true},
 	} {
 		if got := tt.e.Throttling(); got != tt.throttling {
 			t.Errorf("%v: Throttling = %v", &tt.e, got)

@@ -124,7 +124,7 @@ func (p *Planner) planCampaign(ctx context.Context, c *store.Campaign, units []U
 	digests := Escalations(c, units, standings, planned, now)
 	var reasons map[int64]string
 	if len(digests) > 0 {
-		if reasons, err = p.failureReasons(ctx, c.Code); err != nil {
+		if reasons, err = p.failureReasons(ctx, c.Code, byID); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -173,22 +173,29 @@ func digestPayload(d Digest, byID map[int64]*store.FollowUp, reasons map[int64]s
 }
 
 // failureReasons says in a few Vietnamese words why each member's mail
-// failed, from their latest failure.
-func (p *Planner) failureReasons(ctx context.Context, campaign string) (map[int64]string, error) {
+// failed, from their latest failure, and what their unit head can do. A
+// failure older than the member's latest accepted message is history (the
+// server took the retry) and gives no reason.
+func (p *Planner) failureReasons(ctx context.Context, campaign string, byID map[int64]*store.FollowUp) (map[int64]string, error) {
 	fs, err := p.Store.FindDeliveryFailures(ctx, campaign, time.Time{})
 	if err != nil {
 		return nil, err
 	}
 	out := map[int64]string{}
+	seen := map[int64]bool{}
 	for _, f := range fs { // newest first
-		if _, ok := out[f.RespondentID]; ok || f.RespondentID == 0 {
+		if seen[f.RespondentID] || f.RespondentID == 0 {
+			continue
+		}
+		seen[f.RespondentID] = true
+		if m := byID[f.RespondentID]; m != nil && m.LastAcceptedAt.After(f.At) {
 			continue
 		}
 		r := f.Class.Label()
 		if f.Status != "" {
 			r += " (" + f.Status + ")"
 		}
-		out[f.RespondentID] = r
+		out[f.RespondentID] = r + ". " + f.Class.HeadAdvice()
 	}
 	return out, nil
 }

@@ -399,6 +399,22 @@ func (c FailureClass) Label() string {
 	return failureLabels[ClassOther]
 }
 
+// HeadAdvice is what a unit head can do about a member's failed mail, for
+// the non-response digest: only an address or a mailbox is in their hands;
+// the rest is the IT department's, and the head is told so.
+func (c FailureClass) HeadAdvice() string {
+	switch c {
+	case ClassUserUnknown, ClassHostUnknown:
+		return "Đề nghị cung cấp địa chỉ thư đúng"
+	case ClassMailboxFull:
+		return "Đề nghị nhắc cán bộ xóa bớt thư; thư mời sẽ được gửi lại"
+	case ClassMailboxDisabled:
+		return "Đề nghị kiểm tra hộp thư của cán bộ còn hoạt động, hoặc cung cấp địa chỉ mới"
+	default:
+		return "Bộ phận kỹ thuật đang xử lý"
+	}
+}
+
 var failureLabels = map[FailureClass]string{
 	ClassUserUnknown:     "hộp thư không tồn tại",
 	ClassMailboxFull:     "hộp thư đầy",

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/phieu/phieu/store"
@@ -77,6 +78,32 @@ func TestHard(t *testing.T) {
 	} {
 		if got := tt.class.Hard(tt.status); got != tt.want {
 			t.Errorf("%s.Hard(%q) = %v, want %v", tt.class, tt.status, got, tt.want)
+		}
+	}
+}
+
+// A unit head is asked only for what is in their hands: an address or a
+// mailbox; the rest is the IT department's.
+func TestHeadAdvice(t *testing.T) {
+	for _, c := range store.FailureClasses {
+		a := c.HeadAdvice()
+		switch c {
+		case store.ClassUserUnknown, store.ClassHostUnknown:
+			if !strings.Contains(a, "địa chỉ thư đúng") {
+				t.Errorf("%s: %q", c, a)
+			}
+		case store.ClassMailboxFull:
+			if !strings.Contains(a, "xóa bớt thư") {
+				t.Errorf("%s: %q", c, a)
+			}
+		case store.ClassMailboxDisabled:
+			if !strings.Contains(a, "hộp thư") {
+				t.Errorf("%s: %q", c, a)
+			}
+		default:
+			if a != "Bộ phận kỹ thuật đang xử lý" {
+				t.Errorf("%s: %q asks the head for what IT does", c, a)
+			}
 		}
 	}
 }

@@ -18,6 +18,9 @@ type FollowUp struct {
 	Status       MemberStatus
 	InvitedAt    time.Time // the first invitation sent; zero: not yet
 	LastSentAt   time.Time // the latest invitation or reminder sent, or queued (its not-before)
+	// LastAcceptedAt is when the server last took an invitation or a
+	// reminder for them: a delivery failure before it is history.
+	LastAcceptedAt time.Time
 	// RemindersPlanned holds bit r-1 for each reminder round queued for
 	// them, whatever became of it.
 	RemindersPlanned uint64

@@ -198,6 +198,10 @@ type OutboxResult struct {
 	// Throttled marks a deferral caused by the server's rate limiting: it
 	// does not count against the message's retry budget.
 	Throttled bool
+	// Interrupted marks a deferral caused by our own shutdown cutting the
+	// transaction: it says nothing about the recipient's mailbox, so it is
+	// no delivery failure either.
+	Interrupted bool
 }
 
 // DeliveryFailure is one recipient the mail system refused: during the SMTP

@@ -77,7 +77,7 @@ func digestData() *templates.Digest {
 		Pending: []templates.DigestMember{
 			{Name: "Lê Thị Hồng", Title: "Phó Giám đốc", UnitName: "Sở Tư pháp", Status: store.StatusInvited},
 			{Name: "Phạm Quốc Việt", Title: "Trưởng phòng Hành chính tư pháp", UnitName: "Phòng Hành chính tư pháp", Status: store.StatusInvited},
-			{Name: "Võ Minh Tuấn", Title: "Chánh Văn phòng", UnitName: "Văn phòng Sở", Status: store.StatusAddressFailed, Reason: "hộp thư không tồn tại (5.1.1)"},
+			{Name: "Võ Minh Tuấn", Title: "Chánh Văn phòng", UnitName: "Văn phòng Sở", Status: store.StatusAddressFailed, Reason: "hộp thư không tồn tại (5.1.1). Đề nghị cung cấp địa chỉ thư đúng"},
 		},
 		Stats: &store.CampaignStats{
 			Total:   counts,

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,9 +28,26 @@ all tied to a generated campaign's sent invitations, then measures in the
 same run a fetch-only baseline (an IMAP client fetching every message
 with BODY.PEEK[] and doing nothing else) and phieu's full poll (fetch,
 classify, match, store each message with its checkpoint in its own
-transaction, queue receipts, move into folders). The mailbox is go-imap's
-in-memory server on 127.0.0.1 unless --imap names a running server (such
-as the Dovecot of scripts/mailservers), whose mailbox must be empty.
+transaction, queue receipts, move into folders).
+
+The server is go-imap's in-memory one on 127.0.0.1 unless --imap names a
+running server on this machine, such as the Dovecot of scripts/mailstack.
+Either way the bench creates a new mailbox, phieu-bench-<time>, fills it,
+reads it and files into folders under it (phieu-bench-<time>/Bounces, ...),
+then deletes them all: the user's INBOX and phieu's usual folders are left
+alone, and runs need no cleanup in between. --tls, --ca-file and
+--server-name say how to reach the running server, for the fill, the
+fetch-only baseline and phieu alike; scripts/mailstack's Dovecot also lets
+127.0.0.1 log in on port 1143 with --tls none, which shows what TLS costs.
+Against that Dovecot over IMAPS:
+
+  scripts/mailstack adduser bench.poll@binhson.gov.test
+  eval "$(scripts/mailstack env)"
+  phieu bench poll --imap 127.0.0.1:1993 --tls tls \
+    --ca-file $PHIEU_MAILSTACK_CA_FILE \
+    --user bench.poll@binhson.gov.test --password $PHIEU_MAILSTACK_PASSWORD \
+    --messages 5000
+
 The last line is "poll: phieu X msg/s, fetch-only Y msg/s, ratio R".`
 
 // BenchPollCommand is "phieu bench poll".
@@ -42,6 +60,9 @@ type BenchPollCommand struct {
 	imapAddr string
 	user     string
 	password string
+	tls      string
+	caFile   string
+	server   string // the name on the server's certificate
 	profile  string
 }
 
@@ -52,6 +73,9 @@ func (c *BenchPollCommand) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.imapAddr, "imap", "", "a running IMAP server's loopback `host:port` (default: an in-memory one)")
 	fs.StringVar(&c.user, "user", "", "the running server's user")
 	fs.StringVar(&c.password, "password", "", "the running server's password")
+	fs.StringVar(&c.tls, "tls", endpoint.TLSNone, "how to reach the running server: none, starttls or tls (implicit, as on port 993)")
+	fs.StringVar(&c.caFile, "ca-file", "", "PEM `file` of the CA that signed the running server's certificate, added to the system's")
+	fs.StringVar(&c.server, "server-name", "", "the `name` on the running server's certificate, if not the --imap host")
 	fs.StringVar(&c.profile, "cpuprofile", "", "write a CPU profile of phieu's poll to `file`")
 }
 
@@ -60,13 +84,21 @@ func (c *BenchPollCommand) Run(ctx context.Context) error {
 	if c.messages < 10 {
 		return usageErrorf("need --messages ≥ 10")
 	}
+	switch c.tls {
+	case endpoint.TLSNone, endpoint.TLSStartTLS, endpoint.TLSImplicit:
+	default:
+		return usageErrorf("--tls %q is not none, starttls or tls", c.tls)
+	}
+	if c.imapAddr == "" && (c.tls != endpoint.TLSNone || c.caFile != "" || c.server != "") {
+		return usageErrorf("--tls, --ca-file and --server-name are for a running server: give --imap")
+	}
 	dir, cleanup, err := workDir(c.dir, "phieu-bench-poll-")
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	out := c.m.Stdout
-	cfg := poller.Config{TLS: endpoint.TLSNone, Mailbox: "INBOX"}
+	cfg := poller.Config{TLS: c.tls, CAFile: c.caFile, ServerName: c.server}
 	var srv *imaptest.Server
 	if c.imapAddr == "" {
 		var err error
@@ -86,6 +118,21 @@ func (c *BenchPollCommand) Run(ctx context.Context) error {
 		cfg.Host, cfg.Port, cfg.Username, cfg.Password = host, port, c.user, c.password
 	}
 
+	// A mailbox of its own, named by the wall clock (not c.m.Now, which
+	// tests fix), with phieu's folders under it: the messages phieu reads
+	// are exactly the ones filled, and nothing of the user's is touched.
+	name := fmt.Sprintf("phieu-bench-%d", time.Now().UnixNano())
+	cfg.Mailbox = name
+	cfg.Folders = poller.Folders{Bounces: name + "/Bounces", Replies: name + "/Replies", AutoReplies: name + "/AutoReplies", Unmatched: name + "/Unmatched"}
+	if err := createBenchMailbox(cfg); err != nil {
+		return err
+	}
+	defer func() {
+		if err := deleteBenchMailbox(cfg); err != nil {
+			fmt.Fprintf(c.m.Stderr, "bench: mailbox %s left on the server: %v\n", name, err)
+		}
+	}()
+
 	prep := time.Now()
 	db, outbox, campaigns, err := openBenchStore(dir, c.m.Now)
 	if err != nil {
@@ -101,6 +148,7 @@ func (c *BenchPollCommand) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(out, "prepared %d messages (%s), %.1f MB, in %s\n", c.messages, mix, float64(bytes)/(1<<20), time.Since(prep).Round(time.Millisecond))
+	fmt.Fprintf(out, "mailbox %s on %s, tls %s\n", name, net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), cfg.TLS)
 
 	// Baseline: the same messages fetched the same way, nothing else; the
 	// fastest of three runs, as one run varies several-fold with the
@@ -274,16 +322,76 @@ func fetchOnly(ctx context.Context, cfg poller.Config) (int, error) {
 	return n, nil
 }
 
+// benchClient logs in to the server the way cfg says, TLS included.
 func benchClient(cfg poller.Config) (*imapclient.Client, error) {
-	cl, err := imapclient.DialInsecure(fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), nil)
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	opts := &imapclient.Options{}
+	if cfg.TLS != endpoint.TLSNone {
+		var err error
+		if opts.TLSConfig, err = endpoint.ClientTLS("imap", cfg.Host, cfg.CAFile, cfg.ServerName); err != nil {
+			return nil, err
+		}
+	}
+	var cl *imapclient.Client
+	var err error
+	switch cfg.TLS {
+	case endpoint.TLSImplicit:
+		cl, err = imapclient.DialTLS(addr, opts)
+	case endpoint.TLSStartTLS:
+		cl, err = imapclient.DialStartTLS(addr, opts)
+	default:
+		cl, err = imapclient.DialInsecure(addr, opts)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench: imap %s: %w", addr, err)
 	}
 	if err := cl.Login(cfg.Username, cfg.Password).Wait(); err != nil {
 		cl.Close()
-		return nil, err
+		return nil, fmt.Errorf("bench: imap login as %s: %w", cfg.Username, err)
 	}
 	return cl, nil
+}
+
+// createBenchMailbox creates the mailbox the bench fills and reads.
+func createBenchMailbox(cfg poller.Config) error {
+	cl, err := benchClient(cfg)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := cl.Create(cfg.Mailbox, nil).Wait(); err != nil {
+		return fmt.Errorf("bench: imap create %s: %w", cfg.Mailbox, err)
+	}
+	return cl.Logout().Wait()
+}
+
+// deleteBenchMailbox deletes the bench's mailbox and the folders phieu
+// created under it, children first: a server may refuse to delete a
+// mailbox that has children, or keep it as a \Noselect name.
+func deleteBenchMailbox(cfg poller.Config) error {
+	cl, err := benchClient(cfg)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	// "*" matches across the hierarchy, whatever the server's separator.
+	list, err := cl.List("", cfg.Mailbox+"*", nil).Collect()
+	if err != nil {
+		return fmt.Errorf("bench: imap list: %w", err)
+	}
+	var names []string
+	for _, l := range list {
+		if l.Mailbox == cfg.Mailbox || (len(l.Mailbox) > len(cfg.Mailbox) && l.Delim != 0 && strings.HasPrefix(l.Mailbox, cfg.Mailbox+string(l.Delim))) {
+			names = append(names, l.Mailbox)
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int { return len(b) - len(a) })
+	for _, n := range names {
+		if err := cl.Delete(n).Wait(); err != nil {
+			return fmt.Errorf("bench: imap delete %s: %w", n, err)
+		}
+	}
+	return cl.Logout().Wait()
 }
 
 func appendRaw(cl *imapclient.Client, mailbox string, raw []byte) (int, error) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/phieu/phieu/mailer"
 	"github.com/phieu/phieu/store"
+	"github.com/phieu/phieu/store/endpoint"
 	"github.com/phieu/phieu/store/sqlite"
 	"github.com/phieu/phieu/store/synth"
 )
@@ -33,9 +34,26 @@ Measures delivery against Postfix's own load tools, on 127.0.0.1, in one run:
             smtp-sink over the same number of connections: each message
             claimed, rendered, composed, sent and recorded durably in SQLite.
 
+With --smtp HOST:PORT, both send to that running server instead of
+smtp-sink: a real Postfix, such as scripts/mailstack's on 127.0.0.1:2525.
+Every generated member's mailbox, and smtp-source's recipient, is rewritten
+to --rcpt-domain (default sink.test), a domain the server must accept and
+throw away: scripts/mailstack's Postfix writes each message to its queue
+(queue file written and fsynced) before answering DATA, then its discard
+transport drops it. Both sides thus pay for a real MTA's queueing, which
+smtp-sink does not do. The port must be plain SMTP with no TLS required:
+smtp-source cannot do TLS, and phieu is told not to either, so that both
+do the same work. The server must be on this machine, and the domain must be
+a reserved one (.test, .invalid, .example or .localhost), so that no
+generated address can reach a real mailbox. Let the server's queue drain
+between runs (postqueue -c /tmp/phieu-mailstack/postfix/etc -p).
+
+  scripts/mailstack up
+  phieu bench send --smtp 127.0.0.1:2525 --messages 5000 --connections 10
+
 smtp-source and smtp-sink come with Debian's postfix package (apt-get install
 postfix). The last line is: send: phieu X msg/s, smtp-source Y msg/s, ratio R.
-The line before gives phieu's peak resident memory while sending.`
+The "phieu:" line gives phieu's peak resident memory while sending.`
 
 // BenchSendCommand measures sending.
 type BenchSendCommand struct {
@@ -47,6 +65,8 @@ type BenchSendCommand struct {
 	seed        uint64
 	dir         string
 	cpuProfile  string
+	smtpAddr    string // a running server instead of smtp-sink
+	rcptDomain  string // with smtpAddr: where every recipient is rewritten
 }
 
 func (c *BenchSendCommand) flags(fs *flag.FlagSet) {
@@ -56,6 +76,52 @@ func (c *BenchSendCommand) flags(fs *flag.FlagSet) {
 	fs.Uint64Var(&c.seed, "seed", 1, "generator seed")
 	fs.StringVar(&c.dir, "dir", "", "work directory (default: a temporary one, removed after)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of phieu's sending to `file`")
+	fs.StringVar(&c.smtpAddr, "smtp", "", "a running SMTP server's loopback `host:port`, plain SMTP without TLS (default: smtp-sink on a free port)")
+	fs.StringVar(&c.rcptDomain, "rcpt-domain", "", "with --smtp, the `domain` every recipient is rewritten to, which the server must discard (default sink.test)")
+}
+
+// benchSinkDomain is the domain scripts/mailstack's Postfix discards.
+const benchSinkDomain = "sink.test"
+
+// reservedDomain reports whether domain is under a top-level domain that
+// never resolves (RFC 2606, RFC 6761): the bench rewrites thousands of
+// realistic local parts to it, and a server that relays must not be able
+// to deliver them anywhere.
+func reservedDomain(domain string) bool {
+	d := strings.ToLower(strings.TrimSuffix(domain, "."))
+	for _, tld := range []string{".test", ".invalid", ".example", ".localhost"} {
+		if strings.HasSuffix(d, tld) && len(d) > len(tld) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSMTPFlags validates --smtp and --rcpt-domain and fills the default.
+func (c *BenchSendCommand) checkSMTPFlags() (host string, port int, err error) {
+	if c.smtpAddr == "" {
+		if c.rcptDomain != "" {
+			return "", 0, usageErrorf("--rcpt-domain needs --smtp")
+		}
+		return "", 0, nil
+	}
+	host, port, err = splitHostPort(c.smtpAddr)
+	if err != nil {
+		return "", 0, usageErrorf("--smtp: %v", err)
+	}
+	if !endpoint.IsLoopback(host) {
+		return "", 0, usageErrorf("--smtp must be a server on this machine, not %s", host)
+	}
+	if c.rcptDomain == "" {
+		c.rcptDomain = benchSinkDomain
+	}
+	if msg := store.CheckMailbox("bench@" + c.rcptDomain); msg != "" {
+		return "", 0, usageErrorf("--rcpt-domain %q: %s", c.rcptDomain, msg)
+	}
+	if !reservedDomain(c.rcptDomain) {
+		return "", 0, usageErrorf("--rcpt-domain %s is not under .test, .invalid, .example or .localhost", c.rcptDomain)
+	}
+	return host, port, nil
 }
 
 // postfixTool finds smtp-source or smtp-sink.
@@ -77,11 +143,11 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 	if c.messages < 1 || c.connections < 1 || c.units < 3 {
 		return usageErrorf("need --messages ≥ 1, --connections ≥ 1 and --units ≥ 3")
 	}
-	source, err := postfixTool("smtp-source")
+	smtpHost, smtpPort, err := c.checkSMTPFlags()
 	if err != nil {
 		return err
 	}
-	sink, err := postfixTool("smtp-sink")
+	source, err := postfixTool("smtp-source")
 	if err != nil {
 		return err
 	}
@@ -92,25 +158,41 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 	defer cleanup()
 	out := c.m.Stdout
 
-	// The sink, on a free loopback port.
-	port, err := freePort()
-	if err != nil {
-		return err
+	// The server: the one named, or a sink on a free loopback port.
+	rcpt := "bench@binhson.gov.test"
+	var sinkPid int // 0 with --smtp: no sink to measure
+	if c.smtpAddr != "" {
+		rcpt = "bench@" + c.rcptDomain
+		if err := waitListening(ctx, net.JoinHostPort(smtpHost, strconv.Itoa(smtpPort)), time.Second); err != nil {
+			return fmt.Errorf("bench: --smtp %s: %w", c.smtpAddr, err)
+		}
+	} else {
+		sink, err := postfixTool("smtp-sink")
+		if err != nil {
+			return err
+		}
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		smtpHost, smtpPort = "127.0.0.1", port
+		addr := net.JoinHostPort(smtpHost, strconv.Itoa(port))
+		args := []string{addr, "1024"}
+		if os.Geteuid() == 0 {
+			args = append([]string{"-u", "nobody"}, args...) // smtp-sink refuses to run as root
+		}
+		sinkCmd := exec.CommandContext(ctx, sink, args...)
+		sinkCmd.Stdout, sinkCmd.Stderr = nil, nil
+		if err := sinkCmd.Start(); err != nil {
+			return fmt.Errorf("bench: start smtp-sink: %w", err)
+		}
+		defer func() { sinkCmd.Process.Kill(); sinkCmd.Wait() }()
+		if err := waitListening(ctx, addr, 5*time.Second); err != nil {
+			return fmt.Errorf("bench: smtp-sink did not start: %w", err)
+		}
+		sinkPid = sinkCmd.Process.Pid
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	args := []string{addr, "1024"}
-	if os.Geteuid() == 0 {
-		args = append([]string{"-u", "nobody"}, args...) // smtp-sink refuses to run as root
-	}
-	sinkCmd := exec.CommandContext(ctx, sink, args...)
-	sinkCmd.Stdout, sinkCmd.Stderr = nil, nil
-	if err := sinkCmd.Start(); err != nil {
-		return fmt.Errorf("bench: start smtp-sink: %w", err)
-	}
-	defer func() { sinkCmd.Process.Kill(); sinkCmd.Wait() }()
-	if err := waitListening(ctx, addr, 5*time.Second); err != nil {
-		return fmt.Errorf("bench: smtp-sink did not start: %w", err)
-	}
+	addr := net.JoinHostPort(smtpHost, strconv.Itoa(smtpPort))
 
 	// phieu's store: a province with one member per message, invitations queued.
 	prep := time.Now()
@@ -129,20 +211,22 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 	fmt.Fprintf(out, "prepared %d members and invitations in %s; a rendered invitation is %d bytes\n", c.messages, time.Since(prep).Round(time.Millisecond), size)
 
 	// Baseline: smtp-source with the same sessions and message size. Its
-	// own headers add about 250 bytes to the payload.
+	// own headers add about 250 bytes to the payload. Like phieu it keeps
+	// each session for many messages (-d) and writes to a different
+	// recipient each time (-N).
 	payload := max(size-250, 100)
-	sinkCPU0 := processCPU(sinkCmd.Process.Pid)
+	sinkCPU0 := processCPU(sinkPid)
 	start := time.Now()
-	src := exec.CommandContext(ctx, source, "-s", strconv.Itoa(c.connections), "-m", strconv.Itoa(c.messages), "-l", strconv.Itoa(payload),
-		"-f", "khaosat.snv@binhson.gov.test", "-t", "bench@binhson.gov.test", "-M", "phieu-bench.binhson.gov.test", addr)
+	src := exec.CommandContext(ctx, source, "-d", "-N", "-s", strconv.Itoa(c.connections), "-m", strconv.Itoa(c.messages), "-l", strconv.Itoa(payload),
+		"-f", "khaosat.snv@binhson.gov.test", "-t", rcpt, "-M", "phieu-bench.binhson.gov.test", addr)
 	if msg, err := src.CombinedOutput(); err != nil {
 		return fmt.Errorf("bench: smtp-source: %v: %s", err, strings.TrimSpace(string(msg)))
 	}
 	baseTime := time.Since(start)
-	sinkCPU1 := processCPU(sinkCmd.Process.Pid)
+	sinkCPU1 := processCPU(sinkPid)
 
 	// phieu, from a clean memory high-water mark.
-	mc := mailer.Config{Host: "127.0.0.1", Port: port, TLS: mailer.TLSNone, HeloName: "phieu-bench.binhson.gov.test", Connections: c.connections}
+	mc := mailer.Config{Host: smtpHost, Port: smtpPort, TLS: mailer.TLSNone, HeloName: "phieu-bench.binhson.gov.test", Connections: c.connections}
 	tr, err := mailer.NewTransport(mc)
 	if err != nil {
 		return err
@@ -162,7 +246,7 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 	}
 	phieuTime := time.Since(start)
 	peak := peakRSS()
-	sinkCPU2 := processCPU(sinkCmd.Process.Pid)
+	sinkCPU2 := processCPU(sinkPid)
 	if stats.Sent != c.messages {
 		return fmt.Errorf("bench: phieu sent %d of %d (%+v)", stats.Sent, c.messages, stats)
 	}
@@ -182,8 +266,10 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(out, "phieu: %d messages over %d connections in %s, every result committed to SQLite; peak RSS %s\n",
 		stats.Sent, c.connections, phieuTime.Round(time.Millisecond), peakText)
-	fmt.Fprintf(out, "smtp-sink CPU: %s while smtp-source sent, %s while phieu sent (the machine has %d CPUs)\n",
-		(sinkCPU1 - sinkCPU0).Round(time.Millisecond), (sinkCPU2 - sinkCPU1).Round(time.Millisecond), runtime.NumCPU())
+	if sinkPid != 0 {
+		fmt.Fprintf(out, "smtp-sink CPU: %s while smtp-source sent, %s while phieu sent (the machine has %d CPUs)\n",
+			(sinkCPU1 - sinkCPU0).Round(time.Millisecond), (sinkCPU2 - sinkCPU1).Round(time.Millisecond), runtime.NumCPU())
+	}
 	fmt.Fprintf(out, "send: phieu %.0f msg/s, smtp-source %.0f msg/s, ratio %.2f\n", phieuRate, baseRate, phieuRate/baseRate)
 	return nil
 }
@@ -192,6 +278,13 @@ func (c *BenchSendCommand) Run(ctx context.Context) error {
 // members and their invitations.
 func (c *BenchSendCommand) prepare(ctx context.Context, db *sqlite.DB, campaigns *sqlite.CampaignService, outbox *sqlite.OutboxService) error {
 	p := synth.Generate(c.seed, c.units, c.messages)
+	if c.rcptDomain != "" {
+		// The generated local parts are unique, so they stay unique here.
+		for _, r := range p.Respondents {
+			local, _, _ := strings.Cut(r.Mailbox, "@")
+			r.Mailbox = local + "@" + c.rcptDomain
+		}
+	}
 	if err := storeProvince(ctx, db, p); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}

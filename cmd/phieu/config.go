@@ -12,6 +12,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/phieu/phieu/mailer"
 	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/store/endpoint"
 	"github.com/phieu/phieu/store/yamlfile"
@@ -70,6 +71,12 @@ type SMTPConfig struct {
 	Connections  int    `yaml:"connections"`
 	PerMinute    int    `yaml:"per_minute"`
 	PerHour      int    `yaml:"per_hour"`
+	// A message the server defers is tried again after RetryFirst, the
+	// wait doubling up to RetryMax, until GiveUpAfter from when it was
+	// queued: servers differ (greylisting takes minutes, a full mailbox days).
+	RetryFirst  string `yaml:"retry_first"`
+	RetryMax    string `yaml:"retry_max"`
+	GiveUpAfter string `yaml:"give_up_after"`
 }
 
 // IMAPConfig is the survey mailbox phieu reads.
@@ -142,6 +149,9 @@ func DefaultConfig() Config {
 			Connections:  2,
 			PerMinute:    60,
 			PerHour:      1000,
+			RetryFirst:   "5m",
+			RetryMax:     "2h",
+			GiveUpAfter:  "72h",
 		},
 		IMAP: IMAPConfig{
 			ServerConfig: ServerConfig{Host: "127.0.0.1", Port: 1143, TLS: "none"},
@@ -226,6 +236,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTP.PerMinute < 0 || c.SMTP.PerHour < 0 {
 		doc.Errorf("smtp.per_minute", "smtp.per_minute and smtp.per_hour cannot be negative")
+	}
+	retry := map[string]string{"retry_first": c.SMTP.RetryFirst, "retry_max": c.SMTP.RetryMax, "give_up_after": c.SMTP.GiveUpAfter}
+	for _, key := range []string{"retry_first", "retry_max", "give_up_after"} {
+		if d, err := time.ParseDuration(retry[key]); err != nil || d <= 0 {
+			doc.Errorf("smtp."+key, "smtp.%s: %q is not a duration like 5m or 72h", key, retry[key])
+		}
 	}
 	if strings.TrimSpace(c.IMAP.Mailbox) == "" {
 		doc.Errorf("imap.mailbox", "imap.mailbox: is required (usually INBOX)")
@@ -338,6 +354,17 @@ func (c *Config) password(s ServerConfig) (string, error) {
 		return strings.TrimRight(string(data), "\r\n"), nil
 	}
 	return "", nil
+}
+
+// RetryPolicy returns when deferred messages are tried again (the config
+// is validated: the durations parse).
+func (c *Config) RetryPolicy() mailer.RetryPolicy {
+	p := mailer.DefaultRetryPolicy()
+	p.Base, _ = time.ParseDuration(c.SMTP.RetryFirst)
+	p.Max, _ = time.ParseDuration(c.SMTP.RetryMax)
+	p.MaxAge, _ = time.ParseDuration(c.SMTP.GiveUpAfter)
+	p.Max = max(p.Max, p.Base)
+	return p
 }
 
 // SMTPPassword returns the SMTP password.

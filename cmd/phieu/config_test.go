@@ -55,6 +55,8 @@ func TestConfigProblems(t *testing.T) {
 		{"BadIMAPReading", "imap:\n  file_mode: delete\n  folders:\n    bounces: INBOX\n  resend_after: soon\n  resends: 50\n", []string{
 			`phieu.yaml:2:14: imap.file_mode: "delete" is not move, copy or flag`, `phieu.yaml:4:14: imap.folders.bounces: "INBOX" is the mailbox phieu reads`,
 			`phieu.yaml:5:17: imap.resend_after: "soon" is not a duration`, "phieu.yaml:6:12: imap.resends: 50 is not between 0 and 10"}},
+		{"BadRetry", "smtp:\n  retry_first: 0s\n  give_up_after: 3 days\n", []string{
+			`phieu.yaml:2:16: smtp.retry_first: "0s" is not a duration like 5m`, `phieu.yaml:3:18: smtp.give_up_after: "3 days" is not a duration`}},
 		{"BadLog", "log:\n  level: loud\n  format: xml\n", []string{`phieu.yaml:2:10: log.level: "loud" is not debug`, `phieu.yaml:3:11: log.format: "xml" is not text or json`}},
 		{"BadListen", "http:\n  listen: 8470\n", []string{`phieu.yaml:2:11: http.listen: "8470" is not host:port`}},
 		{"BadTimezone", "timezone: Asia/Hanoi\n", []string{`phieu.yaml:1:11: timezone: "Asia/Hanoi" is not a known time zone`}},

@@ -50,7 +50,11 @@ func (t *table) write(w io.Writer, format formatFlag) error {
 		for _, r := range t.rows {
 			obj := make(orderedObject, len(r))
 			for i, cell := range r {
-				obj[i] = [2]string{t.jsonKeys[i], cell}
+				key := strings.ToLower(strings.ReplaceAll(t.header[i], " ", "_"))
+				if i < len(t.jsonKeys) {
+					key = t.jsonKeys[i]
+				}
+				obj[i] = [2]string{key, cell}
 			}
 			if err := enc.Encode(obj); err != nil {
 				return err

@@ -80,6 +80,12 @@ func (d *daemon) run(ctx context.Context, name string, fn func(ctx context.Conte
 	}
 	d.mu.Lock()
 	st := d.jobs[name]
+	if st.Running {
+		// Its schedule came round while the start-up catch-up still runs
+		// it: one run at a time.
+		d.mu.Unlock()
+		return
+	}
 	st.Running, st.LastRun = true, d.now()
 	d.mu.Unlock()
 	result, err := fn(ctx)
@@ -270,7 +276,7 @@ func (c *RunCommand) Run(ctx context.Context) error {
 			}
 		}
 	}
-	for _, name := range catchUp {
+	runJob := func(name string) {
 		for _, j := range jobs {
 			if j.name == name {
 				d.run(ctx, j.name, j.fn)
@@ -278,25 +284,45 @@ func (c *RunCommand) Run(ctx context.Context) error {
 		}
 	}
 	if c.once {
+		for _, name := range catchUp {
+			runJob(name)
+		}
 		return d.failed()
 	}
+	// Housekeeping and planning are quick and feed sending; sending and
+	// reading then go side by side, as a throttled send can take hours
+	// and must not keep replies and bounces unread.
+	runJob("housekeeping")
+	runJob("plan")
+	var catching sync.WaitGroup
+	catching.Go(func() { runJob("send") })
 	if cfg.IMAP.IDLE {
 		// Mail is read as it arrives; the poll schedule is not used.
 		cr.Remove(pollEntry)
-		go func() {
-			err := p.Watch(ctx, func(st poller.Stats) {
-				d.record("poll", fmt.Sprintf("%d new, %d stored, %d responses, %d queued (IDLE)", st.Fetched, st.Stored, st.Responses, st.Queued), nil)
-			})
-			if err != nil {
-				d.record("poll", "stopped", err) // a configuration problem: /healthz shows it
-			}
-		}()
 	}
+	catching.Go(func() {
+		runJob("poll")
+		if !cfg.IMAP.IDLE || ctx.Err() != nil {
+			return
+		}
+		err := p.Watch(ctx, func(st poller.Stats) {
+			d.record("poll", fmt.Sprintf("%d new, %d stored, %d responses, %d queued (IDLE)", st.Fetched, st.Stored, st.Responses, st.Queued), nil)
+		})
+		if err != nil {
+			d.record("poll", "stopped", err) // a configuration problem: /healthz shows it
+		}
+	})
 	cr.Start()
 	<-ctx.Done()
 	fmt.Fprintln(c.m.Stderr, "phieu run: stopping; waiting for running jobs")
+	stopped := make(chan struct{})
+	go func() {
+		<-cr.Stop().Done()
+		catching.Wait()
+		close(stopped)
+	}()
 	select {
-	case <-cr.Stop().Done():
+	case <-stopped:
 	case <-time.After(shutdown):
 		return errors.New("run: jobs still running after daemon.shutdown_timeout; an interrupted send is reclaimed on the next start")
 	}

@@ -121,7 +121,8 @@ type healthz struct {
 }
 
 // waitCaughtUp waits until the daemon at addr has run its start-up
-// catch-up (poll comes last) and returns its /healthz.
+// catch-up (send and poll go side by side, after plan) and returns its
+// /healthz.
 func waitCaughtUp(t *testing.T, addr string) healthz {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -132,7 +133,7 @@ func waitCaughtUp(t *testing.T, addr string) healthz {
 			json.NewDecoder(resp.Body).Decode(&h)
 			resp.Body.Close()
 		}
-		if h.Jobs["poll"].Runs > 0 {
+		if h.Jobs["poll"].Runs > 0 && h.Jobs["send"].Runs > 0 {
 			return h
 		}
 		if time.Now().After(deadline) {

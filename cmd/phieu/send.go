@@ -176,6 +176,7 @@ func (m *Main) newSender(ctx context.Context, db *sqlite.DB, cfg *Config, outbox
 		Campaigns: sqlite.NewCampaignService(db),
 		Transport: transport,
 		Composer:  mailer.NewComposer(),
+		Retry:     cfg.RetryPolicy(),
 		Logger:    m.Logger,
 		Now:       m.Now,
 		Owner:     fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()),
@@ -404,7 +405,8 @@ func (c *OutboxListCommand) Run(ctx context.Context) error {
 		return err
 	}
 	loc := configLocation(cfg)
-	t := &table{header: []string{"ID", "CAMPAIGN", "KIND", "ROUND", "TO", "STATE", "ATTEMPTS", "WHEN", "REASON"}}
+	t := &table{header: []string{"ID", "CAMPAIGN", "KIND", "ROUND", "TO", "STATE", "ATTEMPTS", "WHEN", "REASON"},
+		jsonKeys: []string{"id", "campaign", "kind", "round", "to", "state", "attempts", "when", "reason"}}
 	for _, m := range msgs {
 		when := m.NextAttemptAt
 		if m.State == store.OutboxSent {

@@ -93,6 +93,10 @@ func TestSendWorkflow(t *testing.T) {
 	if !strings.Contains(out, "invitation") || !strings.Contains(out, "(3 of 120") {
 		t.Errorf("outbox list:\n%s", out)
 	}
+	if out := mustRunAt(t, dir, during, "outbox", "list", "--state", "sent", "--limit", "1", "--format", "json"); !strings.HasPrefix(out, `{"id":`) ||
+		!strings.Contains(out, `"kind":"invitation"`) || !strings.Contains(out, `"state":"sent"`) {
+		t.Errorf("outbox list --format json:\n%s", out)
+	}
 	id := regexp.MustCompile(`(?m)^(\d+)\s`).FindStringSubmatch(strings.SplitN(out, "\n", 2)[1])
 	if id == nil {
 		t.Fatalf("no id in %q", out)

@@ -190,15 +190,19 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	data := append(head, rest...)
 	step.Stage, step.Data = StageData, data
-	if err := ss.answer(ss.s.decide(step)); err != nil {
-		return err
-	}
-
 	m := ss.msg
 	m.To = append([]string(nil), m.To...)
 	m.Data = data
 	if pm, err := mail.ReadMessage(bytes.NewReader(data)); err == nil {
 		m.Header = pm.Header
+	}
+	reply := ss.s.decide(step)
+	if reply.Queued && reply.Code == 0 && !reply.Drop {
+		ss.s.accept(m)
+		return ss.answer(reply)
+	}
+	if err := ss.answer(reply); err != nil {
+		return err
 	}
 	ss.s.accept(m)
 	return nil

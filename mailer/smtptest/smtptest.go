@@ -67,6 +67,10 @@ type Reply struct {
 	Text     string        // defaults to "Scripted reply"
 	Stall    time.Duration // wait before answering; Close cuts it short
 	Drop     bool          // close the connection instead of answering
+	// Queued, at data: the message is received before the reply is
+	// written, as a real MTA commits its queue file first; a client gone
+	// during Stall then has delivered a message it never heard about.
+	Queued bool
 }
 
 // Script decides the reply to each step. It runs on the connection's

@@ -32,11 +32,12 @@ func (s *OutboxService) FindFollowUps(ctx context.Context, code string) ([]*stor
 			SELECT respondent_id,
 				min(CASE WHEN kind = 'invitation' AND state = 'sent' THEN sent_at END) AS invited_at,
 				max(CASE WHEN kind IN ('invitation', 'reminder') AND state <> 'suppressed' THEN coalesce(sent_at, not_before) END) AS last_at,
+				max(CASE WHEN kind IN ('invitation', 'reminder') AND state = 'sent' THEN sent_at END) AS accepted_at,
 				sum(DISTINCT CASE WHEN kind = 'reminder' AND round BETWEEN 1 AND 62 THEN 1 << (round - 1) END) AS planned,
 				max(kind = 'invitation' AND round > 0 AND state IN ('queued', 'deferred', 'sending')) AS resend
 			FROM outbox WHERE campaign_id = ? AND respondent_id IS NOT NULL GROUP BY respondent_id)
 		SELECT r.id, r.full_name, r.title, r.mailbox, u.code, u.name, r.group_code, m.status,
-			coalesce(o.invited_at, ''), coalesce(o.last_at, ''), coalesce(o.planned, 0), coalesce(o.resend, 0)
+			coalesce(o.invited_at, ''), coalesce(o.last_at, ''), coalesce(o.accepted_at, ''), coalesce(o.planned, 0), coalesce(o.resend, 0)
 		FROM campaign_members m JOIN respondents r ON r.id = m.respondent_id JOIN units u ON u.id = r.unit_id
 		LEFT JOIN o ON o.respondent_id = m.respondent_id
 		WHERE m.campaign_id = ? ORDER BY r.id`, campaignID, campaignID)
@@ -47,17 +48,17 @@ func (s *OutboxService) FindFollowUps(ctx context.Context, code string) ([]*stor
 	var out []*store.FollowUp
 	for rows.Next() {
 		f := &store.FollowUp{}
-		var status, invited, last string
+		var status, invited, last, accepted string
 		var planned int64
 		if err := rows.Scan(&f.RespondentID, &f.Name, &f.Title, &f.Mailbox, &f.UnitCode, &f.UnitName, &f.Group, &status,
-			&invited, &last, &planned, &f.ResendPending); err != nil {
+			&invited, &last, &accepted, &planned, &f.ResendPending); err != nil {
 			return nil, fmt.Errorf("find follow-ups: %w", err)
 		}
 		f.Status, f.RemindersPlanned = store.MemberStatus(status), uint64(planned)
 		for _, t := range []struct {
 			dst *time.Time
 			s   string
-		}{{&f.InvitedAt, invited}, {&f.LastSentAt, last}} {
+		}{{&f.InvitedAt, invited}, {&f.LastSentAt, last}, {&f.LastAcceptedAt, accepted}} {
 			if t.s == "" {
 				continue
 			}

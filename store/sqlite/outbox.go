@@ -525,7 +525,7 @@ func (w *completion) complete(ctx context.Context, owner string, r *store.Outbox
 		if _, err := w.invited.ExecContext(ctx, w.now, campaignID, respondentID); err != nil {
 			return fmt.Errorf("member status: %w", err)
 		}
-	case r.Attempt != nil && (next == store.OutboxFailed || next == store.OutboxDeferred) && !r.Throttled &&
+	case r.Attempt != nil && (next == store.OutboxFailed || next == store.OutboxDeferred) && !r.Throttled && !r.Interrupted &&
 		(r.Attempt.Stage == store.StageRcpt || r.Attempt.Stage == store.StageData):
 		// The server refused this recipient or this message: the same
 		// record a bounce would make, for the IT liaison.
