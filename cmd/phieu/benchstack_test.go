@@ -1,13 +1,13 @@
 package main
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/phieu/phieu/cmd/phieu/e2e"
 )
 
 // The benchmarks' last lines, which scripts and the README quote.
@@ -31,58 +31,15 @@ func benchRatio(t *testing.T, re *regexp.Regexp, out string) float64 {
 	return ratio
 }
 
-// mailstackScript is scripts/mailstack, from cmd/phieu where tests run.
-func mailstackScript(t *testing.T) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "..", "scripts", "mailstack"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// mailstackEnv returns the running stack's PHIEU_MAILSTACK_* facts. The
-// caller asked for the end-to-end suite, so a stack that is not up fails
-// the test rather than skipping it: a skip would pass CI unnoticed.
-func mailstackEnv(t *testing.T) map[string]string {
-	t.Helper()
-	script := mailstackScript(t)
-	if out, err := exec.Command(script, "status").CombinedOutput(); err != nil {
-		t.Fatalf("PHIEU_E2E=1 but the mail stack is not up (scripts/mailstack up, as root): %v\n%s", err, out)
-	}
-	out, err := exec.Command(script, "env").Output()
-	if err != nil {
-		t.Fatalf("scripts/mailstack env: %v", err)
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
-			env[k] = v
-		}
-	}
-	for _, k := range []string{"PHIEU_MAILSTACK_HOST", "PHIEU_MAILSTACK_SMTP_PORT", "PHIEU_MAILSTACK_IMAPS_PORT",
-		"PHIEU_MAILSTACK_CA_FILE", "PHIEU_MAILSTACK_DOMAIN", "PHIEU_MAILSTACK_SINK_DOMAIN", "PHIEU_MAILSTACK_PASSWORD"} {
-		if env[k] == "" {
-			t.Fatalf("scripts/mailstack env does not give %s:\n%s", k, out)
-		}
-	}
-	return env
-}
-
 // TestBenchAgainstMailstack runs both benchmarks, small, against the real
 // Postfix and Dovecot of scripts/mailstack.
 func TestBenchAgainstMailstack(t *testing.T) {
-	if os.Getenv("PHIEU_E2E") != "1" {
-		t.Skip("end-to-end: needs the Postfix and Dovecot of scripts/mailstack; as root run " +
-			"scripts/mailstack install && scripts/mailstack up, then PHIEU_E2E=1 go test ./cmd/phieu -run Bench")
-	}
+	s := e2e.Require(t)
 	t.Setenv("PHIEU_CONFIG", "")
-	env := mailstackEnv(t)
-	host := env["PHIEU_MAILSTACK_HOST"]
 
 	t.Run("Send", func(t *testing.T) {
-		out := mustRun(t, "", "bench", "send", "--smtp", host+":"+env["PHIEU_MAILSTACK_SMTP_PORT"],
-			"--rcpt-domain", env["PHIEU_MAILSTACK_SINK_DOMAIN"], "--messages", "200", "--connections", "4", "--units", "10")
+		out := mustRun(t, "", "bench", "send", "--smtp", fmt.Sprintf("127.0.0.1:%d", s.SMTP),
+			"--rcpt-domain", s.SinkDomain, "--messages", "200", "--connections", "4", "--units", "10")
 		if strings.Contains(out, "smtp-sink CPU") {
 			t.Errorf("a line about smtp-sink, which --smtp does not start:\n%s", out)
 		}
@@ -92,12 +49,10 @@ func TestBenchAgainstMailstack(t *testing.T) {
 	})
 
 	t.Run("Poll", func(t *testing.T) {
-		user := "bench.e2e@" + env["PHIEU_MAILSTACK_DOMAIN"]
-		if out, err := exec.Command(mailstackScript(t), "adduser", user).CombinedOutput(); err != nil {
-			t.Fatalf("scripts/mailstack adduser %s: %v\n%s", user, err, out)
-		}
-		args := []string{"bench", "poll", "--imap", host + ":" + env["PHIEU_MAILSTACK_IMAPS_PORT"], "--tls", "tls",
-			"--ca-file", env["PHIEU_MAILSTACK_CA_FILE"], "--user", user, "--password", env["PHIEU_MAILSTACK_PASSWORD"], "--messages", "200"}
+		user := "bench.e2e@" + s.Domain
+		s.AddUsers(t, "", user)
+		args := []string{"bench", "poll", "--imap", fmt.Sprintf("127.0.0.1:%d", s.IMAPS), "--tls", "tls",
+			"--ca-file", s.CAFile, "--user", user, "--password", s.Password, "--messages", "200"}
 		// Twice: the bench's own mailbox means a second run needs no cleanup.
 		for range 2 {
 			out := mustRun(t, "", args...)

@@ -5,5 +5,7 @@
 //
 // The suite runs when PHIEU_E2E=1, as the user who started the stack
 // (root: Postfix's master runs as root). Without PHIEU_E2E it skips and
-// says how to run it; with PHIEU_E2E=1 and no stack it fails.
+// says how to run it; with PHIEU_E2E=1 and no stack it fails. Require is
+// that rule for other packages' tests against the same servers (the
+// benchmarks' in cmd/phieu).
 package e2e

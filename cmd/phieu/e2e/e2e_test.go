@@ -90,7 +90,7 @@ type campaign struct {
 	members                                  []member
 }
 
-func newCampaign(s *mailstack) *campaign {
+func newCampaign(s *Mailstack) *campaign {
 	b := make([]byte, 3)
 	rand.Read(b)
 	run := hex.EncodeToString(b)
@@ -140,7 +140,7 @@ func (c *campaign) byRole(r role) []member {
 // STARTTLS and AUTH) and Dovecot (IMAPS, IDLE), with real bounces, and
 // restarts the daemon twice on the way.
 func TestCampaignThroughPostfixAndDovecot(t *testing.T) {
-	s := requireStack(t)
+	s := Require(t)
 	began := time.Now()
 	bin := buildPhieu(t)
 	c := newCampaign(s)
@@ -426,7 +426,7 @@ func buildPhieu(t *testing.T) string {
 	}
 	bin := filepath.Join(t.TempDir(), "phieu")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/phieu")
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = RepoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -445,7 +445,7 @@ func freeAddr(t *testing.T) string {
 
 const layout = "02/01/2006 15:04"
 
-func writeFiles(t *testing.T, dir string, s *mailstack, c *campaign, opens, round, deadline time.Time, health string) string {
+func writeFiles(t *testing.T, dir string, s *Mailstack, c *campaign, opens, round, deadline time.Time, health string) string {
 	t.Helper()
 	var units_, resp strings.Builder
 	units_.WriteString("\ufeffUBND TỈNH BÌNH SƠN,,,,,,,\nDANH SÁCH ĐƠN VỊ THAM GIA KHẢO SÁT,,,,,,,\n,,,,,,,\n" +
@@ -580,7 +580,7 @@ func isLiaisonDigest(m *message) bool {
 	return strings.HasPrefix(m.Subject, "Báo cáo lỗi gửi thư khảo sát")
 }
 
-func (s *mailstack) pick(t *testing.T, addr string, kind func(*message) bool) []*message {
+func (s *Mailstack) pick(t *testing.T, addr string, kind func(*message) bool) []*message {
 	t.Helper()
 	var out []*message
 	for _, m := range s.Mailbox(t, addr) {
@@ -601,7 +601,7 @@ func first(ms []*message) *message {
 var formLine = regexp.MustCompile(`(?m)^(\s*(C\d+) \[[^\]]*\]:)[ \t]*$`)
 
 // reply answers inv as m's role says; more is the completing reply.
-func reply(s *mailstack, c *campaign, m member, inv *message, more bool) error {
+func reply(s *Mailstack, c *campaign, m member, inv *message, more bool) error {
 	from := m.Addr
 	r := imaptest.Reply{From: from, To: inv.Header.Get("Reply-To"), Subject: inv.Subject, InReplyTo: inv.Header.Get("Message-Id"),
 		Quoted: inv.Text, Date: time.Now()}
@@ -656,7 +656,7 @@ func parseAddr(s string) (string, error) {
 }
 
 // checkInvitation looks at one invitation as the member's client does.
-func checkInvitation(t *testing.T, s *mailstack, c *campaign, m member, deadline time.Time) {
+func checkInvitation(t *testing.T, s *Mailstack, c *campaign, m member, deadline time.Time) {
 	t.Helper()
 	inv := first(s.pick(t, m.Addr, isInvitation))
 	rawSubject := inv.Header.Get("Subject")
@@ -729,7 +729,7 @@ func remindersTo(t *testing.T, phieu func(...string) string, code string) map[st
 
 // checkBounces: Postfix's reports came back with the envelope id phieu
 // asked for (DSN ENVID) and only the headers of the original (RET=HDRS).
-func checkBounces(t *testing.T, s *mailstack, c *campaign, phieu func(...string) string) {
+func checkBounces(t *testing.T, s *Mailstack, c *campaign, phieu func(...string) string) {
 	t.Helper()
 	methods, kinds := map[string]int{}, map[string]int{}
 	for _, r := range jsonRows(t, phieu("inbox", "list", "--campaign", c.code, "--format", "json")) {
@@ -772,7 +772,7 @@ func checkBounces(t *testing.T, s *mailstack, c *campaign, phieu func(...string)
 
 // checkHeadDigests: each unit head got one digest naming exactly the
 // members of their units who have not answered.
-func checkHeadDigests(t *testing.T, s *mailstack, c *campaign, pending func(member) bool) {
+func checkHeadDigests(t *testing.T, s *Mailstack, c *campaign, pending func(member) bool) {
 	t.Helper()
 	under := func(u unit, code string) bool {
 		for code != "" {
@@ -819,7 +819,7 @@ func checkHeadDigests(t *testing.T, s *mailstack, c *campaign, pending func(memb
 
 // checkNothingTwice: no mailbox holds a message twice, and each member
 // got one invitation (the over-quota one bounced; its resend is later).
-func checkNothingTwice(t *testing.T, s *mailstack, c *campaign, phieu func(...string) string) {
+func checkNothingTwice(t *testing.T, s *Mailstack, c *campaign, phieu func(...string) string) {
 	t.Helper()
 	addrs := []string{c.survey, c.operator, c.liaison, c.other}
 	for _, u := range units {
@@ -890,7 +890,7 @@ func checkResponses(t *testing.T, c *campaign, phieu func(...string) string, sta
 
 // checkHumanMailUntouched: mail that is not phieu's stays in the INBOX,
 // unread and unflagged (Maildir keeps flags in the file name).
-func checkHumanMailUntouched(t *testing.T, s *mailstack, c *campaign) {
+func checkHumanMailUntouched(t *testing.T, s *Mailstack, c *campaign) {
 	t.Helper()
 	for _, m := range s.Mailbox(t, c.survey) {
 		if m.Subject != "Lịch họp giao ban tuần" {

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -25,106 +23,9 @@ import (
 	"time"
 )
 
-const skipWhy = `end-to-end suite against a real Postfix and Dovecot: skipped without PHIEU_E2E=1.
-To run it (needs root and apt, as CI does):
-    scripts/mailstack install   # postfix, dovecot-imapd, dovecot-lmtpd, openssl
-    scripts/mailstack up
-    PHIEU_E2E=1 go test ./cmd/phieu/e2e
-    scripts/mailstack down`
-
-// repoRoot is the module root, two levels above this package.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
-// mailstack is a running scripts/mailstack: ports, TLS trust, password.
-type mailstack struct {
-	script     string
-	Dir        string
-	Domain     string
-	SinkDomain string
-	DeadDomain string
-	CAFile     string
-	ServerName string
-	Password   string
-	SMTP       int // plain, relaying for loopback
-	Submission int // STARTTLS and AUTH required
-	IMAPS      int
-	pool       *x509.CertPool
-}
-
-// requireStack returns the running stack, skips without PHIEU_E2E, and
-// fails when PHIEU_E2E is set but the stack is down: CI must not pass by
-// skipping.
-func requireStack(t *testing.T) *mailstack {
-	t.Helper()
-	if os.Getenv("PHIEU_E2E") == "" {
-		t.Skip(skipWhy)
-	}
-	script := filepath.Join(repoRoot(t), "scripts", "mailstack")
-	out, err := exec.Command(script, "env").CombinedOutput()
-	if err != nil {
-		t.Fatalf("PHIEU_E2E=1 but the mail stack is not up (%v: %s); start it with: scripts/mailstack up", err, bytes.TrimSpace(out))
-	}
-	env := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			env[strings.TrimPrefix(k, "PHIEU_MAILSTACK_")] = v
-		}
-	}
-	port := func(k string) int {
-		n, err := strconv.Atoi(env[k])
-		if err != nil {
-			t.Fatalf("mailstack env: %s=%q is not a port", k, env[k])
-		}
-		return n
-	}
-	s := &mailstack{script: script, Dir: env["DIR"], Domain: env["DOMAIN"], SinkDomain: env["SINK_DOMAIN"],
-		DeadDomain: env["DEFERRED_DOMAIN"], CAFile: env["CA_FILE"], ServerName: env["SERVER_NAME"], Password: env["PASSWORD"],
-		SMTP: port("SMTP_PORT"), Submission: port("SUBMISSION_PORT"), IMAPS: port("IMAPS_PORT")}
-	pem, err := os.ReadFile(s.CAFile)
-	if err != nil {
-		t.Fatalf("mailstack CA: %v", err)
-	}
-	s.pool = x509.NewCertPool()
-	if !s.pool.AppendCertsFromPEM(pem) {
-		t.Fatalf("mailstack CA %s: no certificate", s.CAFile)
-	}
-	return s
-}
-
-func (s *mailstack) run(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(s.script, args...).CombinedOutput(); err != nil {
-		t.Fatalf("mailstack %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-}
-
-// AddUsers creates Dovecot mailboxes; quota "" for none.
-func (s *mailstack) AddUsers(t *testing.T, quota string, addrs ...string) {
-	t.Helper()
-	args := []string{"adduser"}
-	if quota != "" {
-		args = append(args, "--quota", quota)
-	}
-	s.run(t, append(args, addrs...)...)
-}
-
-// Access sets what Postfix answers at RCPT TO for addr ("OK" clears).
-func (s *mailstack) Access(t *testing.T, addr, result string) {
-	t.Helper()
-	s.run(t, "access", addr, result)
-}
-
 // Submit sends raw as a mail client does: submission port, STARTTLS
 // verified against the stack's CA, AUTH PLAIN as from.
-func (s *mailstack) Submit(from string, to []string, raw []byte) error {
+func (s *Mailstack) Submit(from string, to []string, raw []byte) error {
 	c, err := smtp.Dial(net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Submission)))
 	if err != nil {
 		return err
@@ -162,7 +63,7 @@ func (s *mailstack) Submit(from string, to []string, raw []byte) error {
 
 // Mailbox returns the messages Dovecot delivered to addr's INBOX, read
 // from the Maildir (the suite runs as the user who started the stack).
-func (s *mailstack) Mailbox(t *testing.T, addr string) []*message {
+func (s *Mailstack) Mailbox(t *testing.T, addr string) []*message {
 	t.Helper()
 	local, domain, _ := strings.Cut(addr, "@")
 	var out []*message
