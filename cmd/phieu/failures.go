@@ -8,75 +8,127 @@ import (
 	"time"
 
 	"github.com/phieu/phieu/store"
+	"github.com/phieu/phieu/store/sqlite"
 )
 
 const failuresHelp = `Prints the delivery-failure ledger the IT liaison's digest is made of:
 every recipient the mail system refused, during sending (stage rcpt, data)
 or later in a bounce (stage dsn), newest first, with the code, enhanced
 status, class, what the class means and what to do, and the server's text.
---since takes dd/mm/yyyy or a duration back from now (24h, 7d).`
+--since takes dd/mm/yyyy or a duration back from now (24h, 7d).
+phieu export failures writes the same ledger as a spreadsheet.`
 
 // FailuresCommand is "phieu failures".
 type FailuresCommand struct {
 	noArgs
-	m        *Main
-	config   configFlag
-	campaign string
-	since    string
-	class    string
-	domain   string
-	format   formatFlag
+	m      *Main
+	config configFlag
+	filter failureFilter
+	format formatFlag
 }
 
 func (c *FailuresCommand) flags(fs *flag.FlagSet) {
 	c.config.register(fs)
-	fs.StringVar(&c.campaign, "campaign", "", "only this campaign `code`")
-	fs.StringVar(&c.since, "since", "", "only failures since `WHEN` (dd/mm/yyyy, or 24h, 7d back from now)")
-	fs.StringVar(&c.class, "class", "", "only this `class` (user_unknown, mailbox_full, host_unknown, sender_rejected...)")
-	fs.StringVar(&c.domain, "domain", "", "only this receiving `domain`")
+	c.filter.register(fs)
 	c.format = "table"
 	fs.Var(&c.format, "format", "output `format`: table, csv or json")
 }
 
 // Run prints the ledger.
 func (c *FailuresCommand) Run(ctx context.Context) error {
-	_, cfg, outbox, err := c.m.openOutbox(c.config)
+	rows, err := c.filter.ledger(ctx, c.m, c.config)
 	if err != nil {
 		return err
 	}
-	loc := configLocation(cfg)
-	since, err := parseSince(c.since, c.m.Now(), loc)
-	if err != nil {
-		return usageErrorf("--since: %v", err)
+	t := &table{}
+	for _, col := range failureColumns {
+		t.header = append(t.header, col.header)
+		t.jsonKeys = append(t.jsonKeys, col.key)
 	}
-	if c.class != "" {
-		known := false
-		for _, k := range store.FailureClasses {
-			known = known || string(k) == c.class
-		}
-		if !known {
-			return usageErrorf("--class %q is not a failure class", c.class)
-		}
-	}
-	fs, err := outbox.FindDeliveryFailures(ctx, c.campaign, since)
-	if err != nil {
-		return err
-	}
-	t := &table{header: []string{"AT", "CAMPAIGN", "MAILBOX", "DOMAIN", "STAGE", "CODE", "STATUS", "CLASS", "HARD", "MEANING", "ACTION", "SERVER SAID"},
-		jsonKeys: []string{"at", "campaign", "mailbox", "domain", "stage", "code", "status", "class", "hard", "meaning", "action", "text"}}
-	for _, f := range fs {
-		if c.class != "" && string(f.Class) != c.class || c.domain != "" && !strings.EqualFold(f.Domain, c.domain) {
-			continue
-		}
-		meaning, action := f.Class.Explain()
-		code := ""
-		if f.Code != 0 {
-			code = strconv.Itoa(f.Code)
-		}
-		t.add(f.At.In(loc).Format("02/01/2006 15:04"), f.CampaignCode, f.Mailbox, f.Domain, string(f.Stage), code, f.Status,
-			string(f.Class), strconv.FormatBool(f.Permanent), meaning, action, f.Text)
+	for _, r := range rows {
+		t.add(cellTexts(r)...)
 	}
 	return t.write(c.m.Stdout, c.format)
+}
+
+// failureFilter chooses the failures of the ledger: the flags `phieu
+// failures` and `phieu export failures` share.
+type failureFilter struct {
+	campaign string
+	since    string
+	class    string
+	domain   string
+}
+
+func (f *failureFilter) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.campaign, "campaign", "", "only this campaign `code`")
+	fs.StringVar(&f.since, "since", "", "only failures since `WHEN` (dd/mm/yyyy, or 24h, 7d back from now)")
+	fs.StringVar(&f.class, "class", "", "only this `class` (user_unknown, mailbox_full, host_unknown, sender_rejected...)")
+	fs.StringVar(&f.domain, "domain", "", "only this receiving `domain`")
+}
+
+// failureColumns are the ledger's columns: the header `phieu failures`
+// prints, its JSON key, and the Vietnamese header of the export.
+var failureColumns = []struct{ header, key, vi string }{
+	{"AT", "at", "Thời gian"},
+	{"CAMPAIGN", "campaign", "Đợt khảo sát"},
+	{"MAILBOX", "mailbox", "Hộp thư"},
+	{"DOMAIN", "domain", "Tên miền"},
+	{"STAGE", "stage", "Giai đoạn"},
+	{"CODE", "code", "Mã SMTP"},
+	{"STATUS", "status", "Mã trạng thái"},
+	{"CLASS", "class", "Loại lỗi"},
+	{"HARD", "hard", "Lỗi vĩnh viễn"},
+	{"MEANING", "meaning", "Ý nghĩa"},
+	{"ACTION", "action", "Cách xử lý"},
+	{"SERVER SAID", "text", "Nội dung máy chủ trả về"},
+}
+
+// ledger reads the failures the filter selects, newest first: one row of
+// failureColumns a failure, its time in the config's zone, the SMTP code a
+// number (nil when there was none) and HARD a bool.
+func (f *failureFilter) ledger(ctx context.Context, m *Main, config configFlag) ([][]any, error) {
+	db, cfg, outbox, err := m.openOutbox(config)
+	if err != nil {
+		return nil, err
+	}
+	if f.campaign != "" {
+		if _, err := sqlite.NewCampaignService(db).FindCampaignByCode(ctx, f.campaign); err != nil {
+			return nil, err
+		}
+	}
+	loc := configLocation(cfg)
+	since, err := parseSince(f.since, m.Now(), loc)
+	if err != nil {
+		return nil, usageErrorf("--since: %v", err)
+	}
+	if f.class != "" {
+		known := false
+		for _, k := range store.FailureClasses {
+			known = known || string(k) == f.class
+		}
+		if !known {
+			return nil, usageErrorf("--class %q is not a failure class", f.class)
+		}
+	}
+	fs, err := outbox.FindDeliveryFailures(ctx, f.campaign, since)
+	if err != nil {
+		return nil, err
+	}
+	var rows [][]any
+	for _, df := range fs {
+		if f.class != "" && string(df.Class) != f.class || f.domain != "" && !strings.EqualFold(df.Domain, f.domain) {
+			continue
+		}
+		meaning, action := df.Class.Explain()
+		var code any
+		if df.Code != 0 {
+			code = df.Code
+		}
+		rows = append(rows, []any{df.At.In(loc), df.CampaignCode, df.Mailbox, df.Domain, string(df.Stage), code, df.Status,
+			string(df.Class), df.Permanent, meaning, action, df.Text})
+	}
+	return rows, nil
 }
 
 // parseSince reads dd/mm/yyyy (midnight in loc) or a duration back from

@@ -68,6 +68,7 @@ type Main struct {
 	Logger *slog.Logger
 
 	cmd     runner
+	argv    []string // the arguments ParseFlags was given, for the audit log
 	closers []io.Closer
 }
 
@@ -143,8 +144,12 @@ func (m *Main) commands() []command {
 		{"responses list", "", "list the responses read from replies", responsesListHelp, func(m *Main) runner { return &ResponsesListCommand{m: m} }},
 		{"responses accept", "ID", "count a late or needs-review response", responsesAcceptHelp, func(m *Main) runner { return &ResponsesAcceptCommand{m: m} }},
 		{"failures", "", "print the delivery-failure ledger with what each class means and what to do", failuresHelp, func(m *Main) runner { return &FailuresCommand{m: m} }},
+		{"export responses", "", "write the campaign's answers as CSV or XLSX, without names unless --identified", exportResponsesHelp, func(m *Main) runner { return &ExportResponsesCommand{campaignExport: campaignExport{m: m}} }},
+		{"export nonrespondents", "", "write who has not answered yet, by unit, as CSV or XLSX", exportNonrespondentsHelp, func(m *Main) runner { return &ExportNonrespondentsCommand{campaignExport: campaignExport{m: m}} }},
+		{"export failures", "", "write the delivery-failure ledger as CSV or XLSX", exportFailuresHelp, func(m *Main) runner { return &ExportFailuresCommand{m: m} }},
+		{"backup", "FILE|DIR", "copy the database while the daemon runs, checked, for safekeeping", backupHelp, func(m *Main) runner { return &BackupCommand{m: m} }},
 		{"preview", "", "print a message as its recipient would see it (or its raw MIME)", previewHelp, func(m *Main) runner { return &PreviewCommand{m: m} }},
-		{"bench send", "", "measure delivery against Postfix's smtp-source, both into smtp-sink", benchSendHelp, func(m *Main) runner { return &BenchSendCommand{m: m} }},
+		{"bench send", "", "measure delivery against Postfix's smtp-source, into smtp-sink or through a running Postfix", benchSendHelp, func(m *Main) runner { return &BenchSendCommand{m: m} }},
 		{"bench poll", "", "measure the poller against a fetch-only IMAP baseline", benchPollHelp, func(m *Main) runner { return &BenchPollCommand{m: m} }},
 		{"bench accuracy", "", "measure bounce and reply analysis on the labelled real-message corpora", benchAccuracyHelp, func(m *Main) runner { return &BenchAccuracyCommand{m: m} }},
 		{"bench import", "", "measure roster import speed against a bare CSV-to-SQLite loader", benchImportHelp, func(m *Main) runner { return &BenchImportCommand{m: m} }},
@@ -153,6 +158,7 @@ func (m *Main) commands() []command {
 
 // ParseFlags picks the subcommand named by args and parses its flags.
 func (m *Main) ParseFlags(args []string) error {
+	m.argv = args
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		m.usage(m.Stdout)
 		if len(args) == 0 {

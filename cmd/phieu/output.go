@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // formatFlag is --format table|csv|json.
@@ -89,4 +91,34 @@ func (o orderedObject) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return []byte(b.String()), nil
+}
+
+// cellText writes a typed cell (of the rows exports and the failure ledger
+// build) as listings and CSV show it: a time as dd/mm/yyyy hh:mm in its own
+// zone, nil as nothing.
+func cellText(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case time.Time:
+		return v.Format("02/01/2006 15:04")
+	case int:
+		return strconv.Itoa(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return fmt.Sprint(v)
+}
+
+// cellTexts is cellText of every cell of a row.
+func cellTexts(row []any) []string {
+	out := make([]string, len(row))
+	for i, v := range row {
+		out[i] = cellText(v)
+	}
+	return out
 }
