@@ -165,12 +165,6 @@ func Dial(ctx context.Context, cfg Config, logger *slog.Logger) (*Conn, error) {
 		},
 	}
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
-	var err error
-	if cfg.TLS != endpoint.TLSNone {
-		if opts.TLSConfig, err = endpoint.ClientTLS("imap", cfg.Host, cfg.CAFile, cfg.ServerName); err != nil {
-			return nil, err
-		}
-	}
 	type dialed struct {
 		client *imapclient.Client
 		err    error
@@ -178,14 +172,7 @@ func Dial(ctx context.Context, cfg Config, logger *slog.Logger) (*Conn, error) {
 	done := make(chan dialed, 1)
 	go func() {
 		var d dialed
-		switch cfg.TLS {
-		case endpoint.TLSImplicit:
-			d.client, d.err = imapclient.DialTLS(addr, opts)
-		case endpoint.TLSStartTLS:
-			d.client, d.err = imapclient.DialStartTLS(addr, opts)
-		default:
-			d.client, d.err = imapclient.DialInsecure(addr, opts)
-		}
+		d.client, d.err = DialClient(cfg, opts)
 		if d.err == nil {
 			if d.err = d.client.WaitGreeting(); d.err != nil {
 				d.client.Close()
@@ -218,6 +205,28 @@ func Dial(ctx context.Context, cfg Config, logger *slog.Logger) (*Conn, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// DialClient connects to the server the way cfg says (implicit TLS,
+// STARTTLS or plain, verifying the certificate against the system's CAs
+// plus cfg.CAFile) and returns the client before login. opts may carry
+// handlers; its TLS configuration is set here.
+func DialClient(cfg Config, opts *imapclient.Options) (*imapclient.Client, error) {
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	if cfg.TLS != endpoint.TLSNone {
+		var err error
+		if opts.TLSConfig, err = endpoint.ClientTLS("imap", cfg.Host, cfg.CAFile, cfg.ServerName); err != nil {
+			return nil, err
+		}
+	}
+	switch cfg.TLS {
+	case endpoint.TLSImplicit:
+		return imapclient.DialTLS(addr, opts)
+	case endpoint.TLSStartTLS:
+		return imapclient.DialStartTLS(addr, opts)
+	default:
+		return imapclient.DialInsecure(addr, opts)
+	}
 }
 
 func (c *Conn) login() error {

@@ -324,26 +324,9 @@ func fetchOnly(ctx context.Context, cfg poller.Config) (int, error) {
 
 // benchClient logs in to the server the way cfg says, TLS included.
 func benchClient(cfg poller.Config) (*imapclient.Client, error) {
-	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
-	opts := &imapclient.Options{}
-	if cfg.TLS != endpoint.TLSNone {
-		var err error
-		if opts.TLSConfig, err = endpoint.ClientTLS("imap", cfg.Host, cfg.CAFile, cfg.ServerName); err != nil {
-			return nil, err
-		}
-	}
-	var cl *imapclient.Client
-	var err error
-	switch cfg.TLS {
-	case endpoint.TLSImplicit:
-		cl, err = imapclient.DialTLS(addr, opts)
-	case endpoint.TLSStartTLS:
-		cl, err = imapclient.DialStartTLS(addr, opts)
-	default:
-		cl, err = imapclient.DialInsecure(addr, opts)
-	}
+	cl, err := poller.DialClient(cfg, &imapclient.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("bench: imap %s: %w", addr, err)
+		return nil, fmt.Errorf("bench: imap %s:%d: %w", cfg.Host, cfg.Port, err)
 	}
 	if err := cl.Login(cfg.Username, cfg.Password).Wait(); err != nil {
 		cl.Close()
