@@ -449,4 +449,16 @@ type CampaignService interface {
 	FindMembers(ctx context.Context, code string, status MemberStatus) ([]*Member, error)
 	// CampaignStats counts members by status, group and unit.
 	CampaignStats(ctx context.Context, code string) (*CampaignStats, error)
+	// AnswerTrend counts, for each calendar day (in the campaign's time
+	// zone) from the first invitation sent to min(now, deadline), the
+	// members whose first counted answer arrived that day and the running
+	// total; days without answers are included with 0.
+	AnswerTrend(ctx context.Context, code string, now time.Time) ([]DayCount, error)
+}
+
+// DayCount is one day of a campaign's answers.
+type DayCount struct {
+	Day        time.Time // midnight, in the campaign's time zone
+	Answered   int       // members whose first counted answer came that day
+	Cumulative int       // members answered by the end of the day
 }

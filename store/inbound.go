@@ -104,6 +104,7 @@ const (
 	ResponseLate        ResponseStatus = "late"         // after the deadline: not counted unless the operator accepts it
 	ResponseNeedsReview ResponseStatus = "needs_review" // from another mailbox: not counted until resolved
 	ResponseSuperseded  ResponseStatus = "superseded"   // a later reply replaced it
+	ResponseRejected    ResponseStatus = "rejected"     // the operator decided it does not count
 )
 
 // Response is one reply's answers. A member's later reply supersedes the
@@ -182,6 +183,14 @@ type InboundService interface {
 	// AcceptResponse counts a late response or one from another mailbox,
 	// as the operator decided: it becomes the member's counted response.
 	AcceptResponse(ctx context.Context, id int64) (*Response, error)
+	// RejectResponse marks a late or needs-review response as not counted,
+	// as the operator decided; the member's status follows from the
+	// responses left (answered if another counts, else invited). Only
+	// late and needs_review responses can be rejected (EINVALID otherwise).
+	RejectResponse(ctx context.Context, id int64) (*Response, error)
+	// FindReviewQueue lists the responses waiting for an operator's
+	// decision (late and needs_review, not superseded), oldest first.
+	FindReviewQueue(ctx context.Context, campaignCode string) ([]*Response, error)
 	// FindMemberships returns the campaigns whose member owns the mailbox
 	// (primary or alias), open campaigns first.
 	FindMemberships(ctx context.Context, mailbox string) ([]*Membership, error)

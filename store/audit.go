@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// AuditAction names what an audit entry records.
+type AuditAction string
+
+const (
+	AuditIdentifiedExport AuditAction = "identified_export" // an export with names and mailboxes
+	AuditReviewAccept     AuditAction = "review_accept"     // a late or needs-review response counted
+	AuditReviewReject     AuditAction = "review_reject"     // a late or needs-review response not counted
+	AuditCampaignState    AuditAction = "campaign_state"    // a campaign paused or resumed
+	AuditMemberStatus     AuditAction = "member_status"     // a member's status changed by hand
+	AuditConfigChange     AuditAction = "config_change"     // the configuration changed
+	AuditLogin            AuditAction = "login"             // a dashboard sign-in (or a failed one)
+)
+
+// AuditEntry is one line of the audit log: who did what, to what, when.
+// The log is append-only: entries are never changed or deleted.
+type AuditEntry struct {
+	ID       int64
+	At       time.Time
+	Actor    string // an operator's name, "cli:<os user>" or "system"
+	Action   AuditAction
+	Campaign string // campaign code, "" when none
+	Subject  string // what was acted on: "response 42", a file path
+	Detail   string // free text: the outcome, a count, a reason
+}
+
+// AuditFilter chooses audit entries; zero fields match everything.
+type AuditFilter struct {
+	Campaign string
+	Action   AuditAction
+	Since    time.Time
+	Limit    int // 0: no limit
+}
+
+// AuditService keeps the append-only audit log.
+type AuditService interface {
+	// RecordAudit appends an entry (ID and, when zero, At are set).
+	RecordAudit(ctx context.Context, e *AuditEntry) error
+	// FindAudit lists entries, newest first.
+	FindAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+}
