@@ -12,14 +12,23 @@ const (
 	AuditIdentifiedExport AuditAction = "identified_export" // an export with names and mailboxes
 	AuditReviewAccept     AuditAction = "review_accept"     // a late or needs-review response counted
 	AuditReviewReject     AuditAction = "review_reject"     // a late or needs-review response not counted
-	AuditCampaignState    AuditAction = "campaign_state"    // a campaign paused or resumed
+	AuditCampaignState    AuditAction = "campaign_state"    // a campaign activated, paused, resumed or closed
 	AuditMemberStatus     AuditAction = "member_status"     // a member's status changed by hand
 	AuditConfigChange     AuditAction = "config_change"     // the configuration changed
 	AuditLogin            AuditAction = "login"             // a dashboard sign-in (or a failed one)
 )
 
+// AuditActions lists every action, for choosing one in a filter.
+var AuditActions = []AuditAction{
+	AuditIdentifiedExport, AuditReviewAccept, AuditReviewReject, AuditCampaignState, AuditMemberStatus,
+	AuditConfigChange, AuditLogin,
+}
+
 // AuditEntry is one line of the audit log: who did what, to what, when.
-// The log is append-only: entries are never changed or deleted.
+// The log is append-only: entries are never changed or deleted (the
+// database refuses it). Detail is written as key=value pairs
+// ("respondent=12 member=invited→answered", "rows=128") so the log reads
+// the same whatever language shows it.
 type AuditEntry struct {
 	ID       int64
 	At       time.Time
@@ -40,8 +49,11 @@ type AuditFilter struct {
 
 // AuditService keeps the append-only audit log.
 type AuditService interface {
-	// RecordAudit appends an entry (ID and, when zero, At are set).
+	// RecordAudit appends an entry (ID and, when zero, At are set; an
+	// empty Actor is taken from ctx, see ActorFromContext). Action is
+	// required (EINVALID).
 	RecordAudit(ctx context.Context, e *AuditEntry) error
-	// FindAudit lists entries, newest first.
+	// FindAudit lists entries, newest first; Since includes entries at
+	// that instant.
 	FindAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
 }

@@ -452,7 +452,10 @@ type CampaignService interface {
 	// AnswerTrend counts, for each calendar day (in the campaign's time
 	// zone) from the first invitation sent to min(now, deadline), the
 	// members whose first counted answer arrived that day and the running
-	// total; days without answers are included with 0.
+	// total; days without answers are included with 0. A member's first
+	// counted answer is their earliest response that counts or was
+	// accepted, on the day it arrived. Empty, not nil, when no invitation
+	// was sent yet; ENOTFOUND for an unknown campaign.
 	AnswerTrend(ctx context.Context, code string, now time.Time) ([]DayCount, error)
 }
 

@@ -182,14 +182,21 @@ type InboundService interface {
 	FindResponses(ctx context.Context, campaignCode string, respondentID int64) ([]*Response, error)
 	// AcceptResponse counts a late response or one from another mailbox,
 	// as the operator decided: it becomes the member's counted response.
+	// Only complete late and needs_review responses can be accepted
+	// (EINVALID otherwise). The decision is audited (review_accept, actor
+	// from ctx) in the same transaction.
 	AcceptResponse(ctx context.Context, id int64) (*Response, error)
 	// RejectResponse marks a late or needs-review response as not counted,
 	// as the operator decided; the member's status follows from the
-	// responses left (answered if another counts, else invited). Only
-	// late and needs_review responses can be rejected (EINVALID otherwise).
+	// responses left (answered if another counts, answered_needs_review if
+	// another still waits, else invited; excluded stays excluded, and a
+	// status the response never set is kept). Only late and needs_review
+	// responses can be rejected (EINVALID otherwise). The decision is
+	// audited (review_reject, actor from ctx) in the same transaction.
 	RejectResponse(ctx context.Context, id int64) (*Response, error)
 	// FindReviewQueue lists the responses waiting for an operator's
-	// decision (late and needs_review, not superseded), oldest first.
+	// decision (late and needs_review, not superseded), oldest first;
+	// every campaign's when campaignCode is "".
 	FindReviewQueue(ctx context.Context, campaignCode string) ([]*Response, error)
 	// FindMemberships returns the campaigns whose member owns the mailbox
 	// (primary or alias), open campaigns first.

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+	"golang.org/x/crypto/bcrypt"
 
+	"github.com/phieu/phieu/cmd/phieu/web"
 	"github.com/phieu/phieu/mailer"
 	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/store/endpoint"
@@ -126,9 +128,28 @@ type DaemonConfig struct {
 	ShutdownTimeout string `yaml:"shutdown_timeout"`
 }
 
-// HTTPConfig is where the health and web pages listen.
+// HTTPConfig is the dashboard and /healthz, /metrics: where they listen
+// and who may sign in.
 type HTTPConfig struct {
-	Listen string `yaml:"listen"`
+	// Listen is host:port; "" serves nothing. Only a loopback address
+	// unless AllowRemote: the dashboard names people, and a reverse proxy
+	// with TLS belongs in front of anything wider.
+	Listen      string `yaml:"listen"`
+	AllowRemote bool   `yaml:"allow_remote"`
+	// Operators sign in with a name and a password, stored as a bcrypt
+	// hash (phieu hash-password prints one).
+	Operators []OperatorConfig `yaml:"operators"`
+	// TokenFile holds access tokens, one "ROLE TOKEN" per line (# starts a
+	// comment): for a liaison without an account, or a script. It must not
+	// be readable by group or others.
+	TokenFile string `yaml:"token_file"`
+}
+
+// OperatorConfig is one dashboard account.
+type OperatorConfig struct {
+	Name         string `yaml:"name"`
+	PasswordHash string `yaml:"password_hash"`
+	Role         string `yaml:"role"` // operator (default) or liaison (read-only, failures and counts)
 }
 
 // LogConfig sets the structured log.
@@ -272,9 +293,7 @@ func (c *Config) Validate() error {
 	if c.IMAP.Resends < 0 || c.IMAP.Resends > 10 {
 		doc.Errorf("imap.resends", "imap.resends: %d is not between 0 and 10", c.IMAP.Resends)
 	}
-	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-		doc.Errorf("http.listen", "http.listen: %q is not host:port", c.HTTP.Listen)
-	}
+	c.validateHTTP(doc)
 	for key, spec := range map[string]string{"send": c.Daemon.Send, "poll": c.Daemon.Poll, "plan": c.Daemon.Plan,
 		"housekeeping": c.Daemon.Housekeeping, "liaison_digest": c.Daemon.LiaisonDigest} {
 		if _, err := cron.ParseStandard(spec); err != nil {
@@ -297,6 +316,87 @@ func (c *Config) Validate() error {
 		doc.Errorf("log.format", "log.format: %q is not text or json", c.Log.Format)
 	}
 	return doc.Err()
+}
+
+func (c *Config) validateHTTP(doc *yamlfile.Doc) {
+	if c.HTTP.Listen != "" {
+		host, _, err := net.SplitHostPort(c.HTTP.Listen)
+		switch {
+		case err != nil:
+			doc.Errorf("http.listen", "http.listen: %q is not host:port", c.HTTP.Listen)
+		case !c.HTTP.AllowRemote && !endpoint.IsLoopback(host):
+			doc.Errorf("http.listen", "http.listen: %s is not this machine only (127.0.0.1, ::1, localhost): put a TLS reverse proxy in front and set http.allow_remote: true", c.HTTP.Listen)
+		}
+	}
+	seen := map[string]bool{}
+	for i, op := range c.HTTP.Operators {
+		key := fmt.Sprintf("http.operators.%d", i)
+		if strings.TrimSpace(op.Name) == "" {
+			doc.Errorf(key+".name", "%s.name: is required", key)
+		} else if seen[op.Name] {
+			doc.Errorf(key+".name", "%s.name: %q is given twice", key, op.Name)
+		}
+		seen[op.Name] = true
+		if _, err := bcrypt.Cost([]byte(op.PasswordHash)); err != nil {
+			doc.Errorf(key+".password_hash", "%s.password_hash: is not a bcrypt hash (phieu hash-password prints one)", key)
+		}
+		if _, err := op.role(); err != nil {
+			doc.Errorf(key+".role", "%s.role: %v", key, err)
+		}
+	}
+	if c.HTTP.TokenFile != "" {
+		if _, err := c.readTokens(); err != nil {
+			doc.Errorf("http.token_file", "http.token_file: %v", err)
+		}
+	}
+}
+
+// role is the account's dashboard role.
+func (o OperatorConfig) role() (web.Role, error) {
+	switch o.Role {
+	case "", string(web.RoleOperator):
+		return web.RoleOperator, nil
+	case string(web.RoleLiaison):
+		return web.RoleLiaison, nil
+	}
+	return "", fmt.Errorf("%q is not operator or liaison", o.Role)
+}
+
+// readTokens reads http.token_file: "ROLE TOKEN" lines. A token shorter
+// than 32 characters, or a file others can read, is refused.
+func (c *Config) readTokens() (map[string]web.Role, error) {
+	path := c.Resolve(c.HTTP.TokenFile)
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %v", path, errors.Unwrap(err))
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is readable by others (mode %04o): chmod 600 it", path, info.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %v", path, errors.Unwrap(err))
+	}
+	tokens := map[string]web.Role{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 2 {
+			return nil, fmt.Errorf("%s:%d: write ROLE TOKEN (operator or liaison, then the token)", path, i+1)
+		}
+		role, err := OperatorConfig{Role: fields[0]}.role()
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, i+1, err)
+		}
+		if len(fields[1]) < 32 {
+			return nil, fmt.Errorf("%s:%d: the token is shorter than 32 characters (openssl rand -hex 16 makes one)", path, i+1)
+		}
+		tokens[fields[1]] = role
+	}
+	return tokens, nil
 }
 
 func (c *Config) validateServer(doc *yamlfile.Doc, key string, s ServerConfig) {

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -34,9 +32,9 @@ responses, with a status column; superseded ones are never written.
 Answers are confidential: respondents were promised that what they say is
 not tied to their name. The export is de-identified: it holds no
 respondent id, name or mailbox. --identified adds the full name, title and
-mailbox; it warns on stderr and records who exported what, when, in
-audit.log next to the database. Keep such a file safe and delete it when it
-is no longer needed.
+mailbox; it warns on stderr and records who exported what, when, in the
+audit log (phieu audit list --action identified_export). Keep such a file
+safe and delete it when it is no longer needed.
 
 CSV (UTF-8 with a BOM, so Excel shows Vietnamese) goes to stdout unless
 --output names a file; XLSX needs --output.`
@@ -299,7 +297,7 @@ type ExportResponsesCommand struct {
 func (c *ExportResponsesCommand) flags(fs *flag.FlagSet) {
 	c.register(fs)
 	fs.BoolVar(&c.all, "all", false, "also partial, late and needs-review responses, with a status column")
-	fs.BoolVar(&c.identified, "identified", false, "add each respondent's full name, title and mailbox (warns, and records the export in audit.log)")
+	fs.BoolVar(&c.identified, "identified", false, "add each respondent's full name, title and mailbox (warns, and records the export in the audit log)")
 }
 
 // Run writes the responses.
@@ -353,7 +351,7 @@ func (c *ExportResponsesCommand) Run(ctx context.Context) error {
 		s.rows = append(s.rows, row)
 	}
 	if c.identified {
-		if err := c.m.auditIdentified(cs, c.out.target(), len(s.rows)); err != nil {
+		if err := c.m.auditIdentified(ctx, cs, c.out.target(), len(s.rows)); err != nil {
 			return err
 		}
 	}
@@ -399,47 +397,23 @@ func followUpsByID(ctx context.Context, outbox *sqlite.OutboxService, campaign s
 	return out, nil
 }
 
-// auditRecord is one line of audit.log: an export that identifies
-// respondents next to their answers.
-type auditRecord struct {
-	Time     string `json:"time"`
-	User     string `json:"user"`
-	Command  string `json:"command"`
-	Campaign string `json:"campaign"`
-	Rows     int    `json:"rows"`
-	Output   string `json:"output"`
-}
-
-// auditIdentified records an identified export in audit.log, next to the
-// database, before any of it is written (no record, no export), and warns
-// on stderr. The log is only ever appended to, one JSON line an export.
-func (m *Main) auditIdentified(cs *campaignStore, target string, rows int) error {
-	name := m.Getenv("USER")
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		name = u.Username
-	}
-	line, err := json.Marshal(auditRecord{Time: m.Now().In(configLocation(cs.cfg)).Format(time.RFC3339), User: name,
-		Command: commandLine(m.argv), Campaign: cs.campaign.Code, Rows: rows, Output: target})
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(filepath.Dir(cs.db.Path()), "audit.log")
-	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
+// auditIdentified records an identified export in the audit log before
+// any of it is written (no record, no export), and warns on stderr. The
+// entry names the CLI user, the campaign, where the export goes, how many
+// rows it holds and the command line.
+func (m *Main) auditIdentified(ctx context.Context, cs *campaignStore, target string, rows int) error {
+	if err := sqlite.NewAuditService(cs.db).RecordAudit(ctx, &store.AuditEntry{
+		Actor:    m.cliActor(),
+		Action:   store.AuditIdentifiedExport,
+		Campaign: cs.campaign.Code,
+		Subject:  target,
+		Detail:   fmt.Sprintf("rows=%d command=%s", rows, commandLine(m.argv)),
+	}); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
-	if _, err = f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("audit log %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("audit log %s: %w", path, err)
-	}
 	fmt.Fprintf(m.Stderr, "phieu: warning: this export (%s) identifies respondents: their names, titles and mailboxes stand next to "+
-		"their answers, which are confidential. Keep it safe and delete it when it is no longer needed. Recorded in %s.\n", target, path)
+		"their answers, which are confidential. Keep it safe and delete it when it is no longer needed. Recorded in the audit log "+
+		"(phieu audit list --action identified_export).\n", target)
 	return nil
 }
 

@@ -122,6 +122,7 @@ type command struct {
 
 func (m *Main) commands() []command {
 	return []command{
+		{"demo", "", "run a whole simulated campaign on built-in mail servers, then show the dashboard", demoHelp, func(m *Main) runner { return &DemoCommand{m: m} }},
 		{"init", "[DIR]", "write a sample config, campaign and rosters and create the database", initHelp, func(m *Main) runner { return &InitCommand{m: m} }},
 		{"config check", "", "validate the config file and print every problem", configCheckHelp, func(m *Main) runner { return &ConfigCheckCommand{m: m} }},
 		{"import units", "FILE", "import units and their heads from CSV or XLSX", importUnitsHelp, func(m *Main) runner { return &ImportCommand{m: m, kind: roster.Units} }},
@@ -132,10 +133,12 @@ func (m *Main) commands() []command {
 		{"campaign list", "", "list campaigns", campaignListHelp, func(m *Main) runner { return &CampaignListCommand{m: m} }},
 		{"campaign show", "CODE", "show a campaign with counts by group and unit", campaignShowHelp, func(m *Main) runner { return &CampaignShowCommand{m: m} }},
 		{"campaign add-members", "CODE", "add respondents to a campaign by group and unit", campaignAddMembersHelp, func(m *Main) runner { return &CampaignAddMembersCommand{m: m} }},
-		{"campaign pause", "CODE", "stop sending for a campaign until resumed", campaignPauseHelp, func(m *Main) runner { return &CampaignStateCommand{m: m, state: store.CampaignPaused} }},
-		{"campaign resume", "CODE", "resume sending for a paused campaign", campaignPauseHelp, func(m *Main) runner { return &CampaignStateCommand{m: m, state: store.CampaignActive} }},
+		{"campaign pause", "CODE", "stop sending for a campaign until resumed", campaignPauseHelp, func(m *Main) runner { return asCLIUser(m, &CampaignStateCommand{m: m, state: store.CampaignPaused}) }},
+		{"campaign resume", "CODE", "resume sending for a paused campaign", campaignPauseHelp, func(m *Main) runner { return asCLIUser(m, &CampaignStateCommand{m: m, state: store.CampaignActive}) }},
 		{"run", "", "run the daemon: send, poll, remind and escalate on schedule", runHelp, func(m *Main) runner { return &RunCommand{m: m} }},
-		{"send", "", "queue invitations and deliver the outbox through the SMTP server", sendHelp, func(m *Main) runner { return &SendCommand{m: m} }},
+		{"serve", "", "serve the dashboard read-only, without running jobs", serveHelp, func(m *Main) runner { return &ServeCommand{m: m} }},
+		{"hash-password", "", "print the bcrypt hash of a dashboard password, for http.operators", hashPasswordHelp, func(m *Main) runner { return &HashPasswordCommand{m: m} }},
+		{"send", "", "queue invitations and deliver the outbox through the SMTP server", sendHelp, func(m *Main) runner { return asCLIUser(m, &SendCommand{m: m}) }},
 		{"outbox list", "", "list outbox messages and their states", outboxListHelp, func(m *Main) runner { return &OutboxListCommand{m: m} }},
 		{"outbox show", "ID", "show one outbox message with every SMTP attempt", outboxShowHelp, func(m *Main) runner { return &OutboxShowCommand{m: m} }},
 		{"poll", "", "read the survey mailbox over IMAP: bounces, replies, answers", pollHelp, func(m *Main) runner { return &PollCommand{m: m} }},
@@ -143,6 +146,8 @@ func (m *Main) commands() []command {
 		{"inbox list", "", "list the messages read from the survey mailbox", inboxListHelp, func(m *Main) runner { return &InboxListCommand{m: m} }},
 		{"responses list", "", "list the responses read from replies", responsesListHelp, func(m *Main) runner { return &ResponsesListCommand{m: m} }},
 		{"responses accept", "ID", "count a late or needs-review response", responsesAcceptHelp, func(m *Main) runner { return &ResponsesAcceptCommand{m: m} }},
+		{"responses reject", "ID", "decide that a late or needs-review response does not count", responsesRejectHelp, func(m *Main) runner { return &ResponsesRejectCommand{m: m} }},
+		{"audit list", "", "list the audit log: who exported, decided, paused or changed what, when", auditListHelp, func(m *Main) runner { return &AuditListCommand{m: m} }},
 		{"failures", "", "print the delivery-failure ledger with what each class means and what to do", failuresHelp, func(m *Main) runner { return &FailuresCommand{m: m} }},
 		{"export responses", "", "write the campaign's answers as CSV or XLSX, without names unless --identified", exportResponsesHelp, func(m *Main) runner { return &ExportResponsesCommand{campaignExport: campaignExport{m: m}} }},
 		{"export nonrespondents", "", "write who has not answered yet, by unit, as CSV or XLSX", exportNonrespondentsHelp, func(m *Main) runner { return &ExportNonrespondentsCommand{campaignExport: campaignExport{m: m}} }},

@@ -206,7 +206,8 @@ func (c *InboxListCommand) Run(ctx context.Context) error {
 
 const responsesListHelp = `Lists the responses read from replies, newest first, with their status:
 counted, partial (a correction was requested), late, needs_review (from
-another mailbox) or superseded (a later reply replaced it).`
+another mailbox), superseded (a later reply replaced it) or rejected (the
+operator decided it does not count).`
 
 // ResponsesListCommand is "phieu responses list".
 type ResponsesListCommand struct {
@@ -257,7 +258,9 @@ func (c *ResponsesListCommand) Run(ctx context.Context) error {
 }
 
 const responsesAcceptHelp = `Counts a late response, or one sent from another mailbox, after the
-operator has checked it: it becomes the member's counted response.`
+operator has checked it: it becomes the member's counted response. The
+decision is recorded in the audit log under your user name (phieu audit
+list).`
 
 // ResponsesAcceptCommand is "phieu responses accept ID".
 type ResponsesAcceptCommand struct {
@@ -268,16 +271,21 @@ type ResponsesAcceptCommand struct {
 
 func (c *ResponsesAcceptCommand) flags(fs *flag.FlagSet) { c.config.register(fs) }
 
-func (c *ResponsesAcceptCommand) args(rest []string) error {
+func (c *ResponsesAcceptCommand) args(rest []string) (err error) {
+	c.id, err = responseIDArg(rest, "accept")
+	return err
+}
+
+// responseIDArg reads the one response ID of responses accept or reject.
+func responseIDArg(rest []string, verb string) (int64, error) {
 	if len(rest) != 1 {
-		return usageErrorf("responses accept needs one response ID")
+		return 0, usageErrorf("responses %s needs one response ID", verb)
 	}
 	id, err := strconv.ParseInt(rest[0], 10, 64)
 	if err != nil || id <= 0 {
-		return usageErrorf("%q is not a response ID", rest[0])
+		return 0, usageErrorf("%q is not a response ID", rest[0])
 	}
-	c.id = id
-	return nil
+	return id, nil
 }
 
 // Run accepts.
@@ -286,10 +294,51 @@ func (c *ResponsesAcceptCommand) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ctx = store.NewContextWithActor(ctx, c.m.cliActor())
 	r, err := sqlite.NewInboundService(db, outbox).AcceptResponse(ctx, c.id)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.m.Stdout, "response %d of respondent %d in %s is now counted\n", r.ID, r.RespondentID, r.CampaignCode)
+	return nil
+}
+
+const responsesRejectHelp = `Decides that a late response, or one sent from another mailbox, does not
+count. The member's status follows from their other responses: answered if
+one counts, else still waiting for an answer (and for reminders). The
+decision is recorded in the audit log under your user name (phieu audit
+list). Only late and needs-review responses can be rejected.`
+
+// ResponsesRejectCommand is "phieu responses reject ID".
+type ResponsesRejectCommand struct {
+	m      *Main
+	config configFlag
+	id     int64
+}
+
+func (c *ResponsesRejectCommand) flags(fs *flag.FlagSet) { c.config.register(fs) }
+
+func (c *ResponsesRejectCommand) args(rest []string) (err error) {
+	c.id, err = responseIDArg(rest, "reject")
+	return err
+}
+
+// Run rejects.
+func (c *ResponsesRejectCommand) Run(ctx context.Context) error {
+	db, _, outbox, err := c.m.openOutbox(c.config)
+	if err != nil {
+		return err
+	}
+	ctx = store.NewContextWithActor(ctx, c.m.cliActor())
+	r, err := sqlite.NewInboundService(db, outbox).RejectResponse(ctx, c.id)
+	if err != nil {
+		return err
+	}
+	m, err := sqlite.NewCampaignService(db).FindMember(ctx, r.CampaignCode, r.RespondentID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.m.Stdout, "response %d of respondent %d in %s is rejected: not counted (member %s)\n", r.ID, r.RespondentID,
+		r.CampaignCode, m.Status)
 	return nil
 }

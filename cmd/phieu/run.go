@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/phieu/phieu/cmd/phieu/web"
 	"github.com/phieu/phieu/mailer"
 	"github.com/phieu/phieu/poller"
 	"github.com/phieu/phieu/reminders"
@@ -63,11 +63,12 @@ type jobState struct {
 	Running  bool      `json:"running"`
 }
 
-// daemon runs named jobs and keeps their state for /healthz.
+// daemon runs named jobs and keeps their state for /healthz and /metrics.
 type daemon struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	started time.Time
+	metrics *web.Metrics
 
 	mu   sync.Mutex
 	jobs map[string]*jobState
@@ -88,7 +89,11 @@ func (d *daemon) run(ctx context.Context, name string, fn func(ctx context.Conte
 	}
 	st.Running, st.LastRun = true, d.now()
 	d.mu.Unlock()
+	began := time.Now() // the job's real duration, whatever the injected clock says
 	result, err := fn(ctx)
+	if ctx.Err() == nil {
+		d.metrics.ObserveJob(name, st.LastRun, time.Since(began), err)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st.Running, st.Runs, st.Result = false, st.Runs+1, result
@@ -110,6 +115,7 @@ func (d *daemon) record(name, result string, err error) {
 	st := d.jobs[name]
 	st.Runs++
 	st.LastRun, st.Result = d.now(), result
+	d.metrics.ObserveJob(name, st.LastRun, 0, err)
 	if err != nil {
 		st.LastErr = err.Error()
 		d.logger.Error("job failed", "job", name, "err", err)
@@ -191,7 +197,7 @@ func (c *RunCommand) Run(ctx context.Context) error {
 		Now: c.m.Now, Logger: c.m.Logger}
 	shutdown, _ := time.ParseDuration(cfg.Daemon.ShutdownTimeout)
 
-	d := &daemon{logger: c.m.Logger, now: c.m.Now, started: c.m.Now(), jobs: map[string]*jobState{}}
+	d := &daemon{logger: c.m.Logger, now: c.m.Now, started: c.m.Now(), jobs: map[string]*jobState{}, metrics: web.NewMetrics(db)}
 	type job struct {
 		name, spec string
 		fn         func(ctx context.Context) (string, error)
@@ -236,14 +242,18 @@ func (c *RunCommand) Run(ctx context.Context) error {
 	defer stop()
 	where := "once"
 	if !c.once {
-		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+		where = "no dashboard (http.listen is empty) (Ctrl-C to stop)"
+	}
+	if !c.once && cfg.HTTP.Listen != "" {
+		srv, err := c.m.newDashboard(cfg, db, dashboardOptions{health: d, metrics: d.metrics})
 		if err != nil {
+			return err
+		}
+		if err := srv.Open(); err != nil {
 			return fmt.Errorf("http: %w (http.listen in %s)", err, configName(cfg))
 		}
-		srv := &http.Server{Handler: d, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
 		defer srv.Close()
-		where = "health on http://" + ln.Addr().String() + "/healthz (Ctrl-C to stop)"
+		where = "dashboard on " + srv.URL() + ", health on " + srv.URL() + "/healthz (Ctrl-C to stop)"
 	}
 
 	loc := configLocation(cfg)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -60,6 +61,23 @@ func TestRunDaemon(t *testing.T) {
 	h := waitCaughtUp(t, health)
 	if h.Status != "ok" || h.Jobs["send"].Runs == 0 || h.Jobs["plan"].Runs == 0 || !strings.Contains(h.Jobs["plan"].Result, "110 invitations") {
 		t.Errorf("healthz: %+v", h)
+	}
+	// The dashboard is served beside /healthz: sign-in first, while the
+	// metrics (counts, no names) need none and show the jobs' runs.
+	resp, err := http.Get("http://" + health + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`phieu_job_runs_total{job="send",result="ok"}`, `phieu_outbox_messages{state="sent"} 120`, `phieu_members{status="invited"} 120`} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
+		}
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := noRedirect.Get("http://" + health + "/"); err != nil || resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		t.Errorf("the dashboard without signing in: %v %v", resp, err)
 	}
 	// A second daemon on the same store refuses.
 	if code, _, errs := runAt(t, "", during, "run", "--config", config); code != exitFailure || !strings.Contains(errs, "another phieu") {

@@ -9,6 +9,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -155,17 +157,22 @@ func Start(tb testing.TB, opts Options) *Server {
 	if opts.Domain == "" {
 		opts.Domain = "mx.binhson.gov.test"
 	}
-	s := &Server{
-		opts:    opts,
-		script:  opts.Script,
-		closed:  make(chan struct{}),
-		counts:  map[Stage]int{},
-		changed: make(chan struct{}),
-	}
-
 	var tlsConfig *tls.Config
+	var caPEM []byte
 	if opts.TLS != TLSNone {
-		caPEM, cert := testcert.New(tb, opts.Domain, opts.UntrustedCert)
+		var cert tls.Certificate
+		caPEM, cert = testcert.New(tb, opts.Domain, opts.UntrustedCert)
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	s, err := listen(opts, tlsConfig)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		s.Close()
+		s.inflight.Wait() // no Script runs after the test
+	})
+	if caPEM != nil {
 		s.CAPEM = caPEM
 		s.CertPool = x509.NewCertPool()
 		s.CertPool.AppendCertsFromPEM(caPEM)
@@ -173,12 +180,36 @@ func Start(tb testing.TB, opts Options) *Server {
 		if err := os.WriteFile(s.CAFile, caPEM, 0o644); err != nil {
 			tb.Fatal(err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	return s
+}
 
+// New starts a server on 127.0.0.1:0 outside a test, for `phieu demo`; the
+// caller closes it. It serves plain SMTP only: the test certificates are
+// made for a test (use Start for TLS).
+func New(opts Options) (*Server, error) {
+	if opts.TLS != TLSNone {
+		return nil, errors.New("smtptest: New serves plain SMTP only; use Start for TLS")
+	}
+	if opts.Domain == "" {
+		opts.Domain = "mx.binhson.gov.test"
+	}
+	return listen(opts, nil)
+}
+
+// listen starts serving: tlsConfig is the server's certificate for the TLS
+// modes, nil for TLSNone.
+func listen(opts Options, tlsConfig *tls.Config) (*Server, error) {
+	s := &Server{
+		opts:    opts,
+		script:  opts.Script,
+		closed:  make(chan struct{}),
+		counts:  map[Stage]int{},
+		changed: make(chan struct{}),
+	}
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		return nil, fmt.Errorf("smtptest: %w", err)
 	}
 	s.Addr = raw.Addr().String()
 	host, port, _ := net.SplitHostPort(s.Addr)
@@ -201,11 +232,7 @@ func Start(tb testing.TB, opts Options) *Server {
 	}
 	go s.ln.serve()
 	go s.srv.Serve(s.ln)
-	tb.Cleanup(func() {
-		s.Close()
-		s.inflight.Wait() // no Script runs after the test
-	})
-	return s
+	return s, nil
 }
 
 // Close stops the server, closes every connection and cuts short every

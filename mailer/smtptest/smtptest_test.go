@@ -579,6 +579,35 @@ func TestServer_DSN(t *testing.T) {
 	})
 }
 
+// New serves outside a test, as `phieu demo` runs it, until Close.
+func TestNew(t *testing.T) {
+	srv, err := smtptest.New(smtptest.Options{DSN: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, srv)
+	if err := send(c, &smtp.MailOptions{EnvelopeID: "DEMO.7F3A9CQ2XM"}, nil, body); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Received(); len(got) != 1 || got[0].EnvelopeID != "DEMO.7F3A9CQ2XM" {
+		t.Fatalf("received %+v", got)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := smtp.Dial(srv.Addr); err == nil {
+		c.Close()
+		t.Fatal("still accepting connections after Close")
+	}
+
+	t.Run("TLSNeedsATest", func(t *testing.T) {
+		if srv, err := smtptest.New(smtptest.Options{TLS: smtptest.TLSStartTLS}); err == nil {
+			srv.Close()
+			t.Fatal("New started a TLS server without test certificates")
+		}
+	})
+}
+
 func TestServer_WaitReceived(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{})
 	errc := make(chan error, 1)

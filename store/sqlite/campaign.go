@@ -88,7 +88,8 @@ func (s *CampaignService) FindCampaignState(ctx context.Context, code string) (s
 
 // SetCampaignState moves the campaign to state. Allowed moves are draft →
 // active, active ⇄ paused, and any open state → closed; closing is final.
-// Setting the current state again is a no-op.
+// Setting the current state again is a no-op. Each move is recorded in the
+// audit log under the context's actor, in the same transaction.
 func (s *CampaignService) SetCampaignState(ctx context.Context, code string, state store.CampaignState) error {
 	tx, err := s.db.BeginTx(ctx, true)
 	if err != nil {
@@ -115,6 +116,10 @@ func (s *CampaignService) SetCampaignState(ctx context.Context, code string, sta
 			WHERE campaign_id = ? AND state IN ('queued', 'deferred')`, store.ReasonClosed, formatTime(tx.now), c.ID); err != nil {
 			return fmt.Errorf("set campaign state: %w", err)
 		}
+	}
+	if err := recordAudit(ctx, tx, &store.AuditEntry{Action: store.AuditCampaignState, Campaign: c.Code,
+		Subject: "campaign " + c.Code, Detail: fmt.Sprintf("state=%s→%s", c.State, state)}); err != nil {
+		return fmt.Errorf("set campaign state: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("set campaign state: commit: %w", err)
@@ -166,7 +171,8 @@ func (s *CampaignService) AddMembers(ctx context.Context, code string, sel store
 	return n, nil
 }
 
-// SetMemberStatus changes one member's status.
+// SetMemberStatus changes one member's status, recording the change in the
+// audit log under the context's actor, in the same transaction.
 func (s *CampaignService) SetMemberStatus(ctx context.Context, code string, respondentID int64, status store.MemberStatus) error {
 	if !status.Valid() {
 		return store.Errorf(store.EINVALID, "%q is not a member status", status)
@@ -186,6 +192,10 @@ func (s *CampaignService) SetMemberStatus(ctx context.Context, code string, resp
 	if _, err := tx.ExecContext(ctx, `UPDATE campaign_members SET status = ?, status_changed_at = ?
 		WHERE campaign_id = (SELECT id FROM campaigns WHERE code = ?) AND respondent_id = ?`,
 		string(status), formatTime(tx.now), code, respondentID); err != nil {
+		return fmt.Errorf("set member status: %w", err)
+	}
+	if err := recordAudit(ctx, tx, &store.AuditEntry{Action: store.AuditMemberStatus, Campaign: code,
+		Subject: fmt.Sprintf("respondent %d", respondentID), Detail: fmt.Sprintf("member=%s→%s", m.Status, status)}); err != nil {
 		return fmt.Errorf("set member status: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -248,6 +258,99 @@ func (s *CampaignService) CampaignStats(ctx context.Context, code string) (*stor
 	}
 	defer tx.Rollback()
 	return campaignStats(ctx, tx, code)
+}
+
+// AnswerTrend counts, day by day in the campaign's zone, the members whose
+// first counted answer arrived that day, from the day the first invitation
+// was sent to the day of min(now, deadline). A member's first counted answer
+// is the earliest of their responses that counts or once counted (superseded
+// but complete: only a counted response, or an accepted one, is both), so a
+// later correction does not move the member to a later day. An accepted late
+// answer arrived after the deadline and so falls outside the range. Answers
+// before the first day (a test send, a reply to an earlier mailing) are in
+// every day's Cumulative but no day's Answered; answers after now are not
+// counted yet. Empty when nothing was sent.
+func (s *CampaignService) AnswerTrend(ctx context.Context, code string, now time.Time) ([]store.DayCount, error) {
+	tx, err := s.db.BeginTx(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("answer trend: %w", err)
+	}
+	defer tx.Rollback()
+	var (
+		id           int64
+		location, dl string
+		firstSent    sql.NullString
+	)
+	err = tx.QueryRowContext(ctx, `SELECT c.id, c.location, c.deadline,
+		(SELECT min(sent_at) FROM outbox WHERE campaign_id = c.id AND kind = 'invitation' AND sent_at IS NOT NULL)
+		FROM campaigns c WHERE c.code = ?`, code).Scan(&id, &location, &dl, &firstSent)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.Errorf(store.ENOTFOUND, "campaign %s not found", code)
+	} else if err != nil {
+		return nil, fmt.Errorf("answer trend: %w", err)
+	}
+	if !firstSent.Valid {
+		return []store.DayCount{}, nil
+	}
+	loc := (&store.Campaign{Location: location}).Loc()
+	first, err := parseTime(firstSent.String)
+	if err != nil {
+		return nil, fmt.Errorf("answer trend: %w", err)
+	}
+	deadline, err := parseTime(dl)
+	if err != nil {
+		return nil, fmt.Errorf("answer trend: %w", err)
+	}
+	end := now
+	if deadline.Before(end) {
+		end = deadline
+	}
+	startDay, endDay := store.DateOf(first.In(loc)), store.DateOf(end.In(loc))
+	if endDay.Before(startDay) {
+		return []store.DayCount{}, nil
+	}
+
+	rows, err := tx.QueryContext(ctx, `SELECT min(received_at) FROM responses
+		WHERE campaign_id = ? AND (status = 'counted' OR (status = 'superseded' AND complete = 1))
+		GROUP BY respondent_id HAVING min(received_at) <= ?`, id, formatTime(end))
+	if err != nil {
+		return nil, fmt.Errorf("answer trend: %w", err)
+	}
+	defer rows.Close()
+	startOfFirstDay := time.Date(startDay.Year, startDay.Month, startDay.Day, 0, 0, 0, 0, loc)
+	perDay := map[store.Date]int{}
+	before := 0
+	for rows.Next() {
+		var at string
+		if err := rows.Scan(&at); err != nil {
+			return nil, fmt.Errorf("answer trend: %w", err)
+		}
+		t, err := parseTime(at)
+		if err != nil {
+			return nil, fmt.Errorf("answer trend: %w", err)
+		}
+		if t.Before(startOfFirstDay) {
+			before++
+		} else {
+			perDay[store.DateOf(t.In(loc))]++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("answer trend: %w", err)
+	}
+
+	var out []store.DayCount
+	total := before
+	for i := 0; ; i++ {
+		day := time.Date(startDay.Year, startDay.Month, startDay.Day+i, 0, 0, 0, 0, loc)
+		d := store.DateOf(day)
+		if endDay.Before(d) {
+			break
+		}
+		total += perDay[d]
+		out = append(out, store.DayCount{Day: day, Answered: perDay[d], Cumulative: total})
+	}
+	return out, nil
 }
 
 // Campaign documents: the JSON stored in the nested-policy columns. They are

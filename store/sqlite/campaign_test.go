@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -491,4 +493,144 @@ func TestCampaignService_CampaignStats(t *testing.T) {
 		_, err := cs.CampaignStats(ctx, "NOPE")
 		mustCode(t, err, store.ENOTFOUND)
 	})
+}
+
+func TestCampaignService_AnswerTrend(t *testing.T) {
+	ctx := context.Background()
+	db, clock, outbox := openOutbox(t)
+	campaigns := sqlite.NewCampaignService(db)
+	in := sqlite.NewInboundService(db, outbox)
+	mustCreateCampaign(t, db, "SIPAS2025", nil)
+	an := respondentID(t, db, "an.nv@stp.gov.test")
+	bich := respondentID(t, db, "bich.tt@stp.gov.test")
+	cuong := respondentID(t, db, "cuong.lh@stc.gov.test")
+
+	// The first invitation leaves at 00:30 on 02/07 in Vietnam, still 01/07
+	// in UTC: the trend starts on 02/07.
+	clock.Set(time.Date(2025, 7, 1, 17, 30, 0, 0, time.UTC))
+	if _, err := outbox.EnqueueInvitations(ctx, "PAR2025", 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mustClaim(t, outbox, "A", 10) {
+		mustComplete(t, outbox, "A", &store.OutboxResult{ID: m.ID, Event: store.EventSent,
+			Attempt: &store.Attempt{At: clock.Now(), Stage: store.StageData, Code: 250, Outcome: store.OutboxSent}})
+	}
+	rp := &replies{tb: t, in: in, clock: clock}
+	// 23:59:59 on 02/07 in Vietnam; the correction on 04/07 does not move
+	// her first answer.
+	rp.recordAt(time.Date(2025, 7, 2, 16, 59, 59, 0, time.UTC), bich, "bich.tt@stp.gov.test", store.ResponseCounted)
+	rp.recordAt(time.Date(2025, 7, 4, 3, 0, 0, 0, time.UTC), bich, "bich.tt@stp.gov.test", store.ResponseCounted)
+	// 23:30 UTC on 02/07 is 06:30 on 03/07 in Vietnam.
+	rp.recordAt(time.Date(2025, 7, 2, 23, 30, 0, 0, time.UTC), an, "an.nv@stp.gov.test", store.ResponseCounted)
+	// A partial answer never counted; the one from another mailbox counts
+	// on the day it arrived (04/07), once accepted.
+	rp.recordAt(time.Date(2025, 7, 3, 2, 0, 0, 0, time.UTC), cuong, "cuong.lh@stc.gov.test", store.ResponsePartial)
+	review := rp.recordAt(time.Date(2025, 7, 4, 10, 0, 0, 0, time.UTC), cuong, "cuong@gmail.test", store.ResponseNeedsReview)
+	clock.Set(time.Date(2025, 7, 5, 1, 0, 0, 0, time.UTC))
+	if _, err := in.AcceptResponse(ctx, review.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A late answer rejected: not counted.
+	late := rp.recordAt(time.Date(2025, 8, 1, 2, 0, 0, 0, time.UTC), an, "an.nv@stp.gov.test", store.ResponseLate)
+	if _, err := in.RejectResponse(ctx, late.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	loc, err := time.LoadLocation(store.DefaultLocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(d int) time.Time { return time.Date(2025, 7, d, 0, 0, 0, 0, loc) }
+	for _, tc := range []struct {
+		name       string
+		code       string
+		now        time.Time
+		firstDay   int
+		answered   []int // from firstDay
+		cumulative []int
+	}{
+		{"BeforeTheFirstSendDay", "PAR2025", time.Date(2025, 7, 1, 16, 59, 0, 0, time.UTC), 0, nil, nil},
+		{"FirstDay", "PAR2025", time.Date(2025, 7, 2, 10, 0, 0, 0, time.UTC), 2, []int{0}, []int{0}},
+		{"AnswersAfterNowNotYet", "PAR2025", time.Date(2025, 7, 2, 23, 0, 0, 0, time.UTC), 2, []int{1, 0}, []int{1, 1}},
+		{"DuringTheCampaign", "PAR2025", time.Date(2025, 7, 5, 3, 0, 0, 0, time.UTC), 2, []int{1, 1, 1, 0}, []int{1, 2, 3, 3}},
+		{"NothingSent", "SIPAS2025", time.Date(2025, 7, 5, 3, 0, 0, 0, time.UTC), 0, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := campaigns.AnswerTrend(ctx, tc.code, tc.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil {
+				t.Fatal("nil, want an empty slice")
+			}
+			var answered, cumulative []int
+			for i, d := range got {
+				if !d.Day.Equal(day(tc.firstDay+i)) || d.Day.Location().String() != store.DefaultLocation {
+					t.Errorf("day %d is %v, want %v", i, d.Day, day(tc.firstDay+i))
+				}
+				answered, cumulative = append(answered, d.Answered), append(cumulative, d.Cumulative)
+			}
+			if !reflect.DeepEqual(answered, tc.answered) || !reflect.DeepEqual(cumulative, tc.cumulative) {
+				t.Errorf("answered %v cumulative %v, want %v %v", answered, cumulative, tc.answered, tc.cumulative)
+			}
+		})
+	}
+
+	t.Run("EndsAtTheDeadline", func(t *testing.T) {
+		got, err := campaigns.AnswerTrend(ctx, "PAR2025", time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 30 || !got[29].Day.Equal(day(31)) || got[29].Cumulative != 3 {
+			t.Fatalf("%d days, last %+v; want 02/07 to 31/07 with 3 answered", len(got), got[len(got)-1])
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		_, err := campaigns.AnswerTrend(ctx, "NOPE", time.Now())
+		mustCode(t, err, store.ENOTFOUND)
+	})
+}
+
+func TestCampaignService_ChangesAudited(t *testing.T) {
+	ctx := store.NewContextWithActor(context.Background(), "cli:thu")
+	db, _ := MustOpenProvince(t)
+	mustImportRespondents(t, db, three(), store.ImportOptions{})
+	mustCreateCampaign(t, db, "PAR2025", nil)
+	s := sqlite.NewCampaignService(db)
+	if _, err := s.AddMembers(ctx, "PAR2025", store.MemberSelector{}); err != nil {
+		t.Fatal(err)
+	}
+	an := mustFindByMailbox(t, db, "an.nv@stp.gov.test").ID
+	for _, step := range []func() error{
+		func() error { return s.SetCampaignState(ctx, "PAR2025", store.CampaignActive) },
+		func() error { return s.SetCampaignState(ctx, "PAR2025", store.CampaignPaused) },
+		func() error { return s.SetCampaignState(ctx, "PAR2025", store.CampaignPaused) }, // no change, no entry
+		func() error { return s.SetMemberStatus(ctx, "PAR2025", an, store.StatusExcluded) },
+		func() error { return s.SetMemberStatus(ctx, "PAR2025", an, store.StatusExcluded) }, // no change, no entry
+		func() error { return s.SetCampaignState(context.Background(), "PAR2025", store.CampaignActive) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetCampaignState(ctx, "PAR2025", store.CampaignDraft); store.ErrorCode(err) != store.EINVALID {
+		t.Fatalf("back to draft: %v", err)
+	}
+	es, err := sqlite.NewAuditService(db).FindAudit(ctx, store.AuditFilter{Campaign: "PAR2025"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, strings.Join([]string{e.Actor, string(e.Action), e.Subject, e.Detail}, " | "))
+	}
+	want := []string{
+		"system | campaign_state | campaign PAR2025 | state=paused→active",
+		"cli:thu | member_status | respondent " + strconv.FormatInt(an, 10) + " | member=not_invited→excluded",
+		"cli:thu | campaign_state | campaign PAR2025 | state=active→paused",
+		"cli:thu | campaign_state | campaign PAR2025 | state=draft→active",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("audit, newest first:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

@@ -282,49 +282,170 @@ func setAnsweredStatus(ctx context.Context, tx *Tx, campaignID, respondentID int
 	return err
 }
 
+// reviewed is a response waiting for the operator's decision, with what
+// the decision and its audit entry need.
+type reviewed struct {
+	r          *store.Response
+	campaignID int64
+	mailbox    string             // the member's primary mailbox
+	member     store.MemberStatus // before the decision
+}
+
+// findReviewed loads response id within tx and checks that it waits for a
+// decision: only late and needs-review responses do.
+func findReviewed(ctx context.Context, tx *Tx, id int64) (*reviewed, error) {
+	rs, err := findResponses(ctx, tx, `r.id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, store.Errorf(store.ENOTFOUND, "response %d not found", id)
+	}
+	rv := &reviewed{r: rs[0]}
+	switch rv.r.Status {
+	case store.ResponseLate, store.ResponseNeedsReview:
+	default:
+		return nil, store.Errorf(store.EINVALID, "response %d is %s: only late or needs-review responses wait for the operator's decision", id, rv.r.Status)
+	}
+	var member string
+	if err := tx.QueryRowContext(ctx, `SELECT r.campaign_id, p.mailbox, coalesce(m.status, '') FROM responses r
+		JOIN respondents p ON p.id = r.respondent_id
+		LEFT JOIN campaign_members m ON m.campaign_id = r.campaign_id AND m.respondent_id = r.respondent_id
+		WHERE r.id = ?`, id).Scan(&rv.campaignID, &rv.mailbox, &member); err != nil {
+		return nil, err
+	}
+	rv.member = store.MemberStatus(member)
+	return rv, nil
+}
+
+// audit records the operator's decision on rv within tx.
+func (rv *reviewed) audit(ctx context.Context, tx *Tx, action store.AuditAction, member store.MemberStatus) error {
+	return recordAudit(ctx, tx, &store.AuditEntry{
+		Action:   action,
+		Campaign: rv.r.CampaignCode,
+		Subject:  fmt.Sprintf("response %d", rv.r.ID),
+		Detail: fmt.Sprintf("respondent=%d mailbox=%s response=%s member=%s→%s",
+			rv.r.RespondentID, rv.mailbox, rv.r.Status, rv.member, member),
+	})
+}
+
+// Marks appended to a response's reason when the operator decides on it.
+const (
+	acceptedMark = " (người điều hành đã chấp nhận)"
+	rejectedMark = " (người điều hành không tính)"
+)
+
 // AcceptResponse makes a late or needs-review response the member's counted
-// one, superseding any other.
+// one, superseding any other, and records the decision in the audit log
+// under the context's actor, in the same transaction.
 func (s *InboundService) AcceptResponse(ctx context.Context, id int64) (*store.Response, error) {
 	tx, err := s.db.BeginTx(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("accept response: %w", err)
 	}
 	defer tx.Rollback()
-	rs, err := findResponses(ctx, tx, `r.id = ?`, id)
+	rv, err := findReviewed(ctx, tx, id)
 	if err != nil {
 		return nil, fmt.Errorf("accept response: %w", err)
 	}
-	if len(rs) == 0 {
-		return nil, store.Errorf(store.ENOTFOUND, "response %d not found", id)
-	}
-	r := rs[0]
-	switch r.Status {
-	case store.ResponseLate, store.ResponseNeedsReview:
-	default:
-		return nil, store.Errorf(store.EINVALID, "response %d is %s: only late or needs-review responses wait for acceptance", id, r.Status)
-	}
+	r := rv.r
 	if !r.Complete {
 		return nil, store.Errorf(store.EINVALID, "response %d is incomplete: it cannot be counted", id)
 	}
-	var campaignID int64
-	if err := tx.QueryRowContext(ctx, `SELECT campaign_id FROM responses WHERE id = ?`, id).Scan(&campaignID); err != nil {
-		return nil, fmt.Errorf("accept response: %w", err)
-	}
 	if _, err := tx.ExecContext(ctx, `UPDATE responses SET status = 'superseded'
-		WHERE campaign_id = ? AND respondent_id = ? AND status IN ('counted', 'partial') AND id <> ?`, campaignID, r.RespondentID, id); err != nil {
+		WHERE campaign_id = ? AND respondent_id = ? AND status IN ('counted', 'partial') AND id <> ?`, rv.campaignID, r.RespondentID, id); err != nil {
 		return nil, fmt.Errorf("accept response: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE responses SET status = 'counted', reason = reason || ' (accepted by the operator)' WHERE id = ?`, id); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE responses SET status = 'counted', reason = reason || ? WHERE id = ?`, acceptedMark, id); err != nil {
 		return nil, fmt.Errorf("accept response: %w", err)
 	}
-	if err := setAnsweredStatus(ctx, tx, campaignID, r.RespondentID, store.ResponseCounted); err != nil {
+	if err := setAnsweredStatus(ctx, tx, rv.campaignID, r.RespondentID, store.ResponseCounted); err != nil {
+		return nil, fmt.Errorf("accept response: %w", err)
+	}
+	if err := rv.audit(ctx, tx, store.AuditReviewAccept, store.StatusAnswered); err != nil {
 		return nil, fmt.Errorf("accept response: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("accept response: commit: %w", err)
 	}
-	r.Status = store.ResponseCounted
+	r.Status, r.Reason = store.ResponseCounted, r.Reason+acceptedMark
 	return r, nil
+}
+
+// RejectResponse marks a late or needs-review response as not counted. The
+// member's status then follows from the responses left: answered if one
+// counts, answered_needs_review if another still waits, else invited (an
+// excluded member stays excluded, and a member the response never moved
+// keeps their status). The decision is audited in the same transaction.
+func (s *InboundService) RejectResponse(ctx context.Context, id int64) (*store.Response, error) {
+	tx, err := s.db.BeginTx(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("reject response: %w", err)
+	}
+	defer tx.Rollback()
+	rv, err := findReviewed(ctx, tx, id)
+	if err != nil {
+		return nil, fmt.Errorf("reject response: %w", err)
+	}
+	r := rv.r
+	if _, err := tx.ExecContext(ctx, `UPDATE responses SET status = 'rejected', reason = reason || ? WHERE id = ?`, rejectedMark, id); err != nil {
+		return nil, fmt.Errorf("reject response: %w", err)
+	}
+	member, err := statusAfterReject(ctx, tx, rv)
+	if err != nil {
+		return nil, fmt.Errorf("reject response: %w", err)
+	}
+	if member != rv.member {
+		if _, err := tx.ExecContext(ctx, `UPDATE campaign_members SET status = ?, status_changed_at = ?
+			WHERE campaign_id = ? AND respondent_id = ?`, string(member), formatTime(tx.now), rv.campaignID, r.RespondentID); err != nil {
+			return nil, fmt.Errorf("reject response: %w", err)
+		}
+	}
+	if err := rv.audit(ctx, tx, store.AuditReviewReject, member); err != nil {
+		return nil, fmt.Errorf("reject response: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("reject response: commit: %w", err)
+	}
+	r.Status, r.Reason = store.ResponseRejected, r.Reason+rejectedMark
+	return r, nil
+}
+
+// statusAfterReject is the member's status once rv is rejected (its row
+// already updated in tx), from the responses left.
+func statusAfterReject(ctx context.Context, tx *Tx, rv *reviewed) (store.MemberStatus, error) {
+	if rv.member == "" || rv.member == store.StatusExcluded {
+		return rv.member, nil
+	}
+	var counted, waiting int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(status = 'counted'), 0), coalesce(sum(status = 'needs_review'), 0)
+		FROM responses WHERE campaign_id = ? AND respondent_id = ?`, rv.campaignID, rv.r.RespondentID).Scan(&counted, &waiting); err != nil {
+		return "", err
+	}
+	switch {
+	case counted > 0:
+		return store.StatusAnswered, nil
+	case waiting > 0:
+		return store.StatusAnsweredNeedsReview, nil
+	case rv.member == store.StatusAnswered || rv.member == store.StatusAnsweredNeedsReview:
+		return store.StatusInvited, nil
+	}
+	return rv.member, nil
+}
+
+// FindReviewQueue lists the late and needs-review responses waiting for the
+// operator, oldest first; every campaign's when campaignCode is "".
+func (s *InboundService) FindReviewQueue(ctx context.Context, campaignCode string) ([]*store.Response, error) {
+	rows, err := s.db.read.QueryContext(ctx, responsesSelect+` WHERE r.status IN ('late', 'needs_review')
+		AND (? = '' OR c.code = ?) ORDER BY r.id`, campaignCode, campaignCode)
+	if err != nil {
+		return nil, fmt.Errorf("find review queue: %w", err)
+	}
+	rs, err := scanResponses(rows)
+	if err != nil {
+		return nil, fmt.Errorf("find review queue: %w", err)
+	}
+	return rs, nil
 }
 
 // FindResponses returns a member's responses, newest first.

@@ -3,7 +3,10 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/store/sqlite"
@@ -150,5 +153,248 @@ func TestInboundService_BouncesAndMemberships(t *testing.T) {
 	}
 	if pending, _ := in.PendingFilings(ctx, "a", "INBOX", 1); len(pending) != 0 || len(uids) != 2 {
 		t.Errorf("pending after marking: %+v (%d marked)", pending, len(uids))
+	}
+}
+
+// replies records replies through RecordInbound, each its own message.
+type replies struct {
+	tb    testing.TB
+	in    *sqlite.InboundService
+	clock *Clock
+	uid   uint32
+}
+
+// record stores a reply of respondent from mailbox at the clock's time,
+// with the status the poller would have decided, and returns its response.
+func (rp *replies) record(respondent int64, from string, status store.ResponseStatus) *store.Response {
+	rp.tb.Helper()
+	rp.uid++
+	r := &store.Response{RespondentID: respondent, From: from, Complete: status != store.ResponsePartial, Status: status,
+		Answers: []store.ResponseAnswer{{Code: "C1", Value: "8"}}}
+	m := &store.InboundMessage{Account: "a", Mailbox: "INBOX", UIDValidity: 1, UID: rp.uid, MessageID: fmt.Sprintf("r%d@x.test", rp.uid),
+		ContentHash: fmt.Sprintf("hash%d", rp.uid), Kind: store.InboundReply, From: from, CampaignCode: "PAR2025",
+		RespondentID: respondent, Response: r}
+	if _, err := rp.in.RecordInbound(context.Background(), m, &store.Checkpoint{Account: "a", Mailbox: "INBOX", UIDValidity: 1, LastUID: rp.uid}); err != nil {
+		rp.tb.Fatal(err)
+	}
+	return r
+}
+
+// recordAt moves the clock to at, then records.
+func (rp *replies) recordAt(at time.Time, respondent int64, from string, status store.ResponseStatus) *store.Response {
+	rp.tb.Helper()
+	rp.clock.Set(at)
+	return rp.record(respondent, from, status)
+}
+
+func auditEntries(tb testing.TB, db *sqlite.DB, action store.AuditAction) []*store.AuditEntry {
+	tb.Helper()
+	es, err := sqlite.NewAuditService(db).FindAudit(context.Background(), store.AuditFilter{Action: action})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return es
+}
+
+func TestInboundService_RejectResponse(t *testing.T) {
+	const stranger = "someone@gmail.test"
+	for _, tc := range []struct {
+		name string
+		// setup records the member's replies and returns the one to reject.
+		setup      func(rp *replies, an int64) *store.Response
+		before     store.MemberStatus // set by hand before the replies, "" to leave
+		wantMember store.MemberStatus
+	}{
+		{"NeedsReviewAlone", func(rp *replies, an int64) *store.Response {
+			return rp.record(an, stranger, store.ResponseNeedsReview)
+		}, store.StatusInvited, store.StatusInvited},
+		{"NeedsReviewAfterCounted", func(rp *replies, an int64) *store.Response {
+			rp.record(an, "an.nv@stp.gov.test", store.ResponseCounted)
+			return rp.record(an, stranger, store.ResponseNeedsReview)
+		}, store.StatusInvited, store.StatusAnswered},
+		{"LateAfterCounted", func(rp *replies, an int64) *store.Response {
+			rp.record(an, "an.nv@stp.gov.test", store.ResponseCounted)
+			return rp.record(an, "an.nv@stp.gov.test", store.ResponseLate)
+		}, store.StatusInvited, store.StatusAnswered},
+		{"LateAlone", func(rp *replies, an int64) *store.Response {
+			return rp.record(an, "an.nv@stp.gov.test", store.ResponseLate)
+		}, store.StatusInvited, store.StatusInvited},
+		{"AnotherStillWaits", func(rp *replies, an int64) *store.Response {
+			first := rp.record(an, stranger, store.ResponseNeedsReview)
+			rp.record(an, "other@gmail.test", store.ResponseNeedsReview)
+			return first
+		}, store.StatusInvited, store.StatusAnsweredNeedsReview},
+		{"AddressFailedLate", func(rp *replies, an int64) *store.Response {
+			return rp.record(an, "an.nv@stp.gov.test", store.ResponseLate)
+		}, store.StatusAddressFailed, store.StatusAddressFailed},
+		{"ExcludedStaysExcluded", func(rp *replies, an int64) *store.Response {
+			return rp.record(an, stranger, store.ResponseNeedsReview)
+		}, store.StatusExcluded, store.StatusExcluded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := store.NewContextWithActor(context.Background(), "cli:thu")
+			db, clock, outbox := openOutbox(t)
+			in := sqlite.NewInboundService(db, outbox)
+			an := respondentID(t, db, "an.nv@stp.gov.test")
+			if err := sqlite.NewCampaignService(db).SetMemberStatus(ctx, "PAR2025", an, tc.before); err != nil {
+				t.Fatal(err)
+			}
+			target := tc.setup(&replies{tb: t, in: in, clock: clock}, an)
+			memberBefore := memberStatus(t, db, an)
+			r, err := in.RejectResponse(ctx, target.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != store.ResponseRejected || r.ID != target.ID {
+				t.Errorf("returned %+v", r)
+			}
+			rs, _ := in.FindResponses(ctx, "PAR2025", an)
+			for _, got := range rs {
+				if got.ID == target.ID && (got.Status != store.ResponseRejected || !strings.HasSuffix(got.Reason, "(người điều hành không tính)")) {
+					t.Errorf("stored: %s %q", got.Status, got.Reason)
+				}
+			}
+			if got := memberStatus(t, db, an); got != tc.wantMember {
+				t.Errorf("member %s, want %s", got, tc.wantMember)
+			}
+			es := auditEntries(t, db, store.AuditReviewReject)
+			if len(es) != 1 {
+				t.Fatalf("%d review_reject entries, want 1", len(es))
+			}
+			e := es[0]
+			wantDetail := fmt.Sprintf("respondent=%d mailbox=an.nv@stp.gov.test response=%s member=%s→%s", an, target.Status, memberBefore, tc.wantMember)
+			if e.Actor != "cli:thu" || e.Campaign != "PAR2025" || e.Subject != fmt.Sprintf("response %d", target.ID) ||
+				e.Detail != wantDetail || !e.At.Equal(clock.Now().Truncate(time.Microsecond)) {
+				t.Errorf("audit entry %+v, want detail %q", e, wantDetail)
+			}
+			if _, err := in.RejectResponse(ctx, target.ID); store.ErrorCode(err) != store.EINVALID {
+				t.Errorf("rejecting twice: %v", err)
+			}
+		})
+	}
+}
+
+func TestInboundService_RejectRefused(t *testing.T) {
+	ctx := context.Background()
+	db, clock, outbox := openOutbox(t)
+	in := sqlite.NewInboundService(db, outbox)
+	an := respondentID(t, db, "an.nv@stp.gov.test")
+	rp := &replies{tb: t, in: in, clock: clock}
+	partial := rp.record(an, "an.nv@stp.gov.test", store.ResponsePartial)
+	counted := rp.record(an, "an.nv@stp.gov.test", store.ResponseCounted) // supersedes the partial one
+	for _, tc := range []struct {
+		name string
+		id   int64
+		code string
+	}{
+		{"Counted", counted.ID, store.EINVALID},
+		{"Superseded", partial.ID, store.EINVALID},
+		{"Missing", 9999, store.ENOTFOUND},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := dump(t, db)
+			_, err := in.RejectResponse(ctx, tc.id)
+			mustCode(t, err, tc.code)
+			mustEqualDump(t, dump(t, db), before)
+		})
+	}
+}
+
+// The decision and its audit entry commit together: when the entry cannot
+// be written, the response and the member are left as they were.
+func TestInboundService_DecisionAndAuditOneTransaction(t *testing.T) {
+	ctx := context.Background()
+	db, clock, outbox := openOutbox(t)
+	in := sqlite.NewInboundService(db, outbox)
+	an := respondentID(t, db, "an.nv@stp.gov.test")
+	r := (&replies{tb: t, in: in, clock: clock}).record(an, "someone@gmail.test", store.ResponseNeedsReview)
+	tx, err := db.BeginTx(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`CREATE TRIGGER audit_broken BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	before := dump(t, db)
+	for name, decide := range map[string]func(context.Context, int64) (*store.Response, error){
+		"Accept": in.AcceptResponse, "Reject": in.RejectResponse,
+	} {
+		if _, err := decide(ctx, r.ID); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("%s without an audit entry: %v", name, err)
+		}
+		mustEqualDump(t, dump(t, db), before)
+	}
+}
+
+func TestInboundService_AcceptAudited(t *testing.T) {
+	ctx := store.NewContextWithActor(context.Background(), "Nguyễn Thị Ánh")
+	db, clock, outbox := openOutbox(t)
+	in := sqlite.NewInboundService(db, outbox)
+	an := respondentID(t, db, "an.nv@stp.gov.test")
+	r := (&replies{tb: t, in: in, clock: clock}).record(an, "someone@gmail.test", store.ResponseNeedsReview)
+	got, err := in.AcceptResponse(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.ResponseCounted || !strings.HasSuffix(got.Reason, "(người điều hành đã chấp nhận)") {
+		t.Errorf("accepted: %s %q", got.Status, got.Reason)
+	}
+	es := auditEntries(t, db, store.AuditReviewAccept)
+	want := fmt.Sprintf("respondent=%d mailbox=an.nv@stp.gov.test response=needs_review member=answered_needs_review→answered", an)
+	if len(es) != 1 || es[0].Actor != "Nguyễn Thị Ánh" || es[0].Subject != fmt.Sprintf("response %d", r.ID) || es[0].Detail != want {
+		t.Fatalf("audit: %+v, want detail %q", es, want)
+	}
+	if _, err := in.AcceptResponse(ctx, r.ID); store.ErrorCode(err) != store.EINVALID {
+		t.Errorf("accepting twice: %v", err)
+	}
+	if es := auditEntries(t, db, store.AuditReviewAccept); len(es) != 1 {
+		t.Errorf("a refused accept was audited: %d entries", len(es))
+	}
+}
+
+func TestInboundService_FindReviewQueue(t *testing.T) {
+	ctx := context.Background()
+	db, clock, outbox := openOutbox(t)
+	in := sqlite.NewInboundService(db, outbox)
+	mustCreateCampaign(t, db, "SIPAS2025", func(c *store.Campaign) { c.Groups = []string{"CV"} })
+	if _, err := sqlite.NewCampaignService(db).AddMembers(ctx, "SIPAS2025", store.MemberSelector{}); err != nil {
+		t.Fatal(err)
+	}
+	an := respondentID(t, db, "an.nv@stp.gov.test")
+	bich := respondentID(t, db, "bich.tt@stp.gov.test")
+	rp := &replies{tb: t, in: in, clock: clock}
+	rp.record(an, "an.nv@stp.gov.test", store.ResponseCounted)
+	late := rp.record(an, "an.nv@stp.gov.test", store.ResponseLate)
+	review := rp.record(bich, "x@gmail.test", store.ResponseNeedsReview)
+	rejected := rp.record(bich, "y@gmail.test", store.ResponseNeedsReview)
+	rp.record(bich, "bich.tt@stp.gov.test", store.ResponsePartial)
+	if _, err := in.RejectResponse(ctx, rejected.ID); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(rs []*store.Response) []int64 {
+		var out []int64
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		campaign string
+		want     []int64
+	}{
+		{"PAR2025", []int64{late.ID, review.ID}},
+		{"", []int64{late.ID, review.ID}},
+		{"SIPAS2025", nil},
+	} {
+		got, err := in.FindReviewQueue(ctx, tc.campaign)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ids(got), tc.want) {
+			t.Errorf("queue of %q: %v, want %v (oldest first)", tc.campaign, ids(got), tc.want)
+		}
 	}
 }
