@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -99,14 +100,12 @@ type demoDelivery struct {
 
 // demoRun is one simulated campaign.
 type demoRun struct {
-	m       *Main
-	dir     string
-	config  string
-	dbPath  string
-	loc     *time.Location
-	camp    *store.Campaign
-	members int
-	units   int
+	m      *Main
+	dir    string
+	config string
+	dbPath string
+	loc    *time.Location
+	camp   *store.Campaign
 
 	vnow atomic.Int64 // the simulated clock, Unix nanoseconds: read by the servers' goroutines
 
@@ -155,6 +154,12 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 		return err
 	}
 	if err := c.simulate(ctx, r); err != nil {
+		var stopped errDemoStopped
+		if errors.As(err, &stopped) || ctx.Err() != nil {
+			// Ctrl-C: the person has seen enough; that is no failure.
+			fmt.Fprintf(c.m.Stderr, "Đã dừng mô phỏng lúc %s.\n", r.now().Format("02/01/2006 15:04"))
+			return nil
+		}
 		return err
 	}
 	if err := r.summarize(ctx, c.seed); err != nil {
@@ -178,12 +183,13 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	if c.exit {
 		return nil
 	}
-	url, stop, err := c.m.demoDashboard(ctx, r.config, r.dbPath, r.now)
+	url, token, stop, err := c.m.demoDashboard(ctx, r.config, r.dbPath, r.now)
 	if err != nil {
 		fmt.Fprintf(out, "Ghi chú: chưa mở được bảng điều khiển (%v).\n", err)
 	} else {
 		defer stop()
 		fmt.Fprintf(out, "Bảng điều khiển: %s\n", url)
+		fmt.Fprintf(out, "Mã truy cập (dán vào ô \"Mã truy cập\" khi đăng nhập): %s\n", token)
 	}
 	fmt.Fprintln(out, "Nhấn Ctrl-C để dừng.")
 	<-ctx.Done()
@@ -217,7 +223,7 @@ func (c *DemoCommand) setUp(ctx context.Context, dir string) (*demoRun, error) {
 		return nil, err
 	}
 	r := &demoRun{m: c.m, dir: dir, config: filepath.Join(dir, "phieu.yaml"), dbPath: filepath.Join(dir, "phieu.db"),
-		loc: loc, camp: camp, members: c.members, units: len(p.Units), sim: sim}
+		loc: loc, camp: camp, sim: sim}
 	r.setNow(demo.Start(loc))
 
 	// The province's mail server refuses the locked account at RCPT, as
@@ -346,9 +352,9 @@ func (c *DemoCommand) simulate(ctx context.Context, r *demoRun) error {
 			if now.Before(start) || now.After(end) {
 				continue
 			}
-			if err := ctx.Err(); err != nil {
+			if ctx.Err() != nil {
 				progress.stop()
-				return fmt.Errorf("demo: stopped at %s", now.Format("02/01/2006 15:04"))
+				return errDemoStopped{now}
 			}
 			r.setNow(now)
 			if err := r.tick(ctx, now); err != nil {
@@ -368,6 +374,13 @@ func (c *DemoCommand) simulate(ctx context.Context, r *demoRun) error {
 	}
 	progress.stop()
 	return nil
+}
+
+// errDemoStopped is Ctrl-C during the simulation.
+type errDemoStopped struct{ at time.Time }
+
+func (e errDemoStopped) Error() string {
+	return "demo: stopped at " + e.at.Format("02/01/2006 15:04")
 }
 
 // tick is one simulated hour.
@@ -723,7 +736,7 @@ func (s demoSummary) write(w io.Writer) {
 	row(4, "trong đó trả lời thiếu, bổ sung khi được đề nghị", n(s.Corrected))
 	row(2, "Trả lời sau hạn (chờ người điều hành quyết định)", n(s.Late))
 	row(2, "Cần xem xét (trả lời từ hộp thư khác)", n(s.NeedsReview))
-	row(2, "Địa chỉ thư lỗi", n(s.FailedMembers))
+	row(2, "Hộp thư gặp lỗi khi gửi (kể cả lỗi tạm thời)", n(s.FailedMembers))
 	var classes []string
 	for c := range s.Failures {
 		classes = append(classes, c)

@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"bytes"
+	"regexp"
 	"time"
 
 	"github.com/phieu/phieu/poller/imaptest"
@@ -62,10 +64,28 @@ func (a Action) Bytes() ([]byte, error) {
 	switch a.Kind {
 	case ActBounce:
 		o := a.Original
-		return imaptest.DSN{ReportingMTA: "mail." + domainOf(a.Member), To: a.To, EnvelopeID: a.EnvelopeID, Recipient: a.Member,
-			Status: a.Status, Diagnostic: a.Diagnostic, Original: imaptest.OriginalHeaders(o.From, o.To, o.Subject, o.MessageID, o.Ref)}.Bytes(), nil
+		raw := imaptest.DSN{ReportingMTA: "mail." + domainOf(a.Member), To: a.To, EnvelopeID: a.EnvelopeID, Recipient: a.Member,
+			Status: a.Status, Diagnostic: a.Diagnostic, Original: imaptest.OriginalHeaders(o.From, o.To, o.Subject, o.MessageID, o.Ref)}.Bytes()
+		raw = arrivalRE.ReplaceAll(raw, []byte("Arrival-Date: "+o.At.Format(time.RFC1123Z)+"\r"))
+		return dated(raw, a.At), nil
 	case ActAutoReply:
-		return imaptest.AutoReply(a.From, a.To, a.Subject, a.InReplyTo, a.Text)
+		raw, err := imaptest.AutoReply(a.From, a.To, a.Subject, a.InReplyTo, a.Text)
+		return dated(raw, a.At), err
 	}
 	return imaptest.Reply{From: a.From, To: a.To, Subject: a.Subject, InReplyTo: a.InReplyTo, Text: a.Text, Quoted: a.Quoted, Date: a.At}.Bytes()
+}
+
+var (
+	dateRE    = regexp.MustCompile(`(?m)^Date: [^\r\n]*`)
+	arrivalRE = regexp.MustCompile(`(?m)^Arrival-Date: [^\r\n]*\r`)
+)
+
+// dated gives a message built with a fixed date the moment it was sent.
+func dated(raw []byte, at time.Time) []byte {
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if end < 0 || at.IsZero() {
+		return raw
+	}
+	head := dateRE.ReplaceAll(raw[:end], []byte("Date: "+at.Format(time.RFC1123Z)))
+	return append(head, raw[end:]...)
 }

@@ -152,9 +152,9 @@ type Member struct {
 	Person
 	Index     int
 	Persona   Persona
-	Round     int   // AfterReminder: the reminder round that moves them
-	Style     Style // how they write answers
-	Colleague string
+	Round     int    // AfterReminder: the reminder round that moves them
+	Style     Style  // how they write answers
+	Colleague string // Colleague: the mailbox their answer comes from
 	// Received lists the kinds of message delivered to them, in order.
 	Received []store.MessageKind
 	// Actions lists what they did, in order.
@@ -252,20 +252,20 @@ func New(seed uint64, c *store.Campaign, people []Person, heads map[string]strin
 		if m.Persona != Colleague {
 			continue
 		}
-		var any, same *Member
+		var anywhere, same *Member
 		for _, o := range s.members {
 			if o.Persona != Prompt {
 				continue
 			}
-			if any == nil {
-				any = o
+			if anywhere == nil {
+				anywhere = o
 			}
 			if same == nil && o.UnitCode == m.UnitCode {
 				same = o
 			}
 		}
 		if same == nil {
-			same = any
+			same = anywhere
 		}
 		m.Colleague = same.Mailbox
 	}
@@ -311,7 +311,7 @@ func (s *Sim) Receive(mail Mail) {
 		return
 	}
 	m.Received = append(m.Received, mail.Kind)
-	if strings.Contains(mail.Text, "]:") {
+	if hasForm(mail.Text) {
 		cp := mail
 		m.lastForm = &cp
 	}
@@ -375,9 +375,6 @@ func (s *Sim) Receive(mail Mail) {
 	}
 }
 
-// Back is when the member on leave is back at work.
-func (s *Sim) Back() time.Time { return s.back }
-
 func (s *Sim) bounce(m *Member, mail Mail, status, diagnostic string) {
 	a := Action{At: mail.At.Add(minutes(m.rng, 1, 10)), Kind: ActBounce, Member: m.Mailbox, From: "MAILER-DAEMON@mail." + domainOf(m.Mailbox),
 		To: mail.EnvelopeFrom, Subject: mail.Subject, Status: status, Diagnostic: diagnostic, EnvelopeID: mail.EnvelopeID, Original: mail}
@@ -414,7 +411,7 @@ func (s *Sim) plan(m *Member, at time.Time, kind ActionKind, effect Effect, mail
 	}
 	values := m.values(codes, wrong)
 	// Typing into the form needs a message that has it.
-	if a.Style == StyleQuoted && !strings.Contains(mail.Text, "]:") {
+	if a.Style == StyleQuoted && !hasForm(mail.Text) {
 		if m.lastForm == nil {
 			a.Style = StyleVisible
 		} else {
@@ -523,6 +520,16 @@ func answerLines(q store.Questionnaire, values map[string]string, style Style) s
 // formLineRE is an answer line of the form, not indented (the instructions'
 // example is).
 var formLineRE = regexp.MustCompile(`^([A-Za-z]{1,3}[0-9]{1,3}[a-z]?) \[[^\]]*\]:\s*$`)
+
+// hasForm reports whether a message carries the questionnaire's form.
+func hasForm(text string) bool {
+	for _, l := range strings.Split(text, "\n") {
+		if formLineRE.MatchString(strings.TrimRight(l, "\r")) {
+			return true
+		}
+	}
+	return false
+}
 
 // fillForm types the values into the form's answer lines and returns the
 // text and how many it filled.

@@ -177,6 +177,9 @@ func TestMembersReactToTheirMail(t *testing.T) {
 	for _, a := range s.Due(firstReminder) {
 		m := s.Member(a.Member)
 		an, res := read(t, c, a)
+		if !an.Date.Equal(a.At.Truncate(time.Second)) {
+			t.Errorf("%s %s dated %s, sent %s", a.Member, a.Kind, an.Date, a.At)
+		}
 		switch a.Kind {
 		case demo.ActBounce:
 			if an.Kind != store.InboundBounce || len(an.Failures) != 1 || an.EnvelopeID == "" {
