@@ -115,7 +115,7 @@ func (d *daemon) record(name, result string, err error) {
 	st := d.jobs[name]
 	st.Runs++
 	st.LastRun, st.Result = d.now(), result
-	d.metrics.ObserveJob(name, st.LastRun, 0, err)
+	d.metrics.ObserveJob(name, st.LastRun, -1, err) // a batch read through IDLE: no duration of its own
 	if err != nil {
 		st.LastErr = err.Error()
 		d.logger.Error("job failed", "job", name, "err", err)

@@ -49,18 +49,22 @@ func NewMetrics(db *sqlite.DB) *Metrics {
 }
 
 // ObserveJob records one run of a daemon job that started at started
-// (the daemon's clock) and took took. A nil Metrics records nothing.
+// (the daemon's clock) and took took (negative: unknown, no duration is
+// observed, as for a batch read through IMAP IDLE). A nil Metrics records
+// nothing.
 func (m *Metrics) ObserveJob(job string, started time.Time, took time.Duration, err error) {
 	if m == nil {
 		return
 	}
-	m.jobDuration.WithLabelValues(job).Observe(took.Seconds())
+	if took >= 0 {
+		m.jobDuration.WithLabelValues(job).Observe(took.Seconds())
+	}
 	if err != nil {
 		m.jobRuns.WithLabelValues(job, "error").Inc()
 		return
 	}
 	m.jobRuns.WithLabelValues(job, "ok").Inc()
-	m.jobLastSuccess.WithLabelValues(job).Set(float64(started.Add(took).UnixNano()) / 1e9)
+	m.jobLastSuccess.WithLabelValues(job).Set(float64(started.Add(max(took, 0)).UnixNano()) / 1e9)
 }
 
 // Handler serves the metrics in Prometheus' text format. A collector that
