@@ -136,23 +136,9 @@ func TestServeReadOnly(t *testing.T) {
 		t.Errorf("/healthz: %s", resp.Status)
 	}
 
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar}
-	page := func(resp *http.Response, err error) string {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return string(body)
-	}
+	client, overview := signIn(t, base+"/", token)
+	page := readPage(t)
 	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	login := csrf.FindStringSubmatch(page(client.Get(base + "/login")))
-	if login == nil {
-		t.Fatal("no CSRF token on the sign-in page")
-	}
-	overview := page(client.PostForm(base+"/login", url.Values{"csrf": {login[1]}, "token": {token}}))
 	if !strings.Contains(overview, "PAR2025") || !strings.Contains(overview, "Tỷ lệ") {
 		t.Errorf("the overview after signing in:\n%s", overview)
 	}
@@ -179,4 +165,33 @@ func TestServeReadOnly(t *testing.T) {
 	if got := mustRun(t, "", "campaign", "show", "--config", config, "PAR2025"); strings.Contains(got, "paused") {
 		t.Errorf("the campaign was paused through a read-only dashboard:\n%s", got)
 	}
+}
+
+// readPage returns a reader of whole responses that fails the test on a
+// transport error.
+func readPage(t *testing.T) func(*http.Response, error) string {
+	return func(resp *http.Response, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+}
+
+// signIn signs in to the dashboard at base ("http://host:port/") with an
+// access token through the sign-in form, as a browser would, and returns
+// the client holding the session and the page it landed on.
+func signIn(t *testing.T, base, token string) (*http.Client, string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	page := readPage(t)
+	login := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page(client.Get(base + "login")))
+	if login == nil {
+		t.Fatal("no CSRF token on the sign-in page")
+	}
+	return client, page(client.PostForm(base+"login", url.Values{"csrf": {login[1]}, "token": {token}}))
 }

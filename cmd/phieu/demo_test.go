@@ -4,11 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"maps"
-	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -272,22 +268,8 @@ func TestDemoServesUntilInterrupted(t *testing.T) {
 	if addr == nil || token == nil {
 		t.Fatalf("no dashboard address and token:\n%s", stdout.String())
 	}
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar}
-	get := func(resp *http.Response, err error) string {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return string(body)
-	}
-	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(get(client.Get(addr[1] + "login")))
-	if csrf == nil {
-		t.Fatal("no CSRF token on the sign-in page")
-	}
-	overview := get(client.PostForm(addr[1]+"login", url.Values{"csrf": {csrf[1]}, "token": {token[1]}}))
+	client, overview := signIn(t, addr[1], token[1])
+	get := readPage(t)
 	if !strings.Contains(overview, "PAR2025") || !strings.Contains(overview, "/ 60 người đã trả lời") {
 		t.Errorf("the demo's overview after signing in:\n%s", overview)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -20,37 +19,14 @@ import (
 // twice, and a second daemon on the same store refuses.
 func TestRunDaemon(t *testing.T) {
 	dir, smtp, imap := sampleWithServers(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	health := ln.Addr().String()
-	ln.Close()
+	health := freeLoopbackAddr(t)
 	editConfig(t, dir, func(s string) string { return strings.Replace(s, "listen: 127.0.0.1:8470", "listen: "+health, 1) })
 	config := filepath.Join(dir, "phieu.yaml")
 	during := time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC)
 	// The operator starts the campaign with a first batch.
 	mustRunAt(t, "", during, "send", "--config", config, "--campaign", "PAR2025", "--limit", "10", "--wait", "0")
 
-	start := func() (stop func() (int, string)) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan int, 1)
-		var errb bytes.Buffer
-		m := NewMain()
-		m.Stdout, m.Stderr = new(bytes.Buffer), &errb
-		m.Now = func() time.Time { return during }
-		go func() { done <- m.Main(ctx, []string{"run", "--config", config}) }()
-		return func() (int, string) {
-			cancel()
-			select {
-			case code := <-done:
-				return code, errb.String()
-			case <-time.After(30 * time.Second):
-				t.Fatal("the daemon did not stop within 30 s of Ctrl-C")
-				return 0, ""
-			}
-		}
-	}
+	start := func() (stop func() (int, string)) { return startDaemon(t, config, during) }
 	stop := start()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
