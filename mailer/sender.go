@@ -65,6 +65,9 @@ type DeliverOptions struct {
 	Limit int
 }
 
+// errRecord stops a Deliver call: results could not be recorded.
+var errRecord = errors.New("record results")
+
 // DownError stops a Deliver call: the server keeps failing at Stage.
 type DownError struct {
 	Failures int
@@ -383,10 +386,13 @@ func (r *run) work() {
 	// message meanwhile, but sends nothing until they are all in: a crash
 	// then resends at most one message per connection.
 	var pending []chan error
-	settle := func() {
+	// settle fails when a result could not be recorded, here or on another
+	// connection (a full disk): the message waiting for it must not go
+	// out, or it would go again after the restart.
+	settle := func() error {
 		for _, done := range pending {
 			if err := <-done; err != nil {
-				r.fatal(fmt.Errorf("record results: %w", err))
+				r.fatal(fmt.Errorf("%w: %w", errRecord, err))
 			}
 			r.inflight.Add(-1)
 			select {
@@ -395,6 +401,10 @@ func (r *run) work() {
 			}
 		}
 		pending = pending[:0]
+		if cause := context.Cause(r.ctx); errors.Is(cause, errRecord) {
+			return cause
+		}
+		return nil
 	}
 	defer func() {
 		settle()
@@ -485,7 +495,7 @@ func (r *run) prepare(j job) (*prepared, *store.OutboxResult) {
 // transmit waits for a rate slot and sends a prepared message. settle
 // waits until this connection's previous results are durable; Send calls it
 // after the envelope commands and before the body.
-func (r *run) transmit(conn **Conn, j job, p *prepared, settle func()) *store.OutboxResult {
+func (r *run) transmit(conn **Conn, j job, p *prepared, settle func() error) *store.OutboxResult {
 	s, m, c, log := r.s, j.msg, j.campaign, p.log
 	if err := s.pacer.wait(r.ctx); err != nil {
 		return &store.OutboxResult{ID: m.ID, Event: store.EventRelease, Reason: "sender stopped"}

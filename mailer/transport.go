@@ -349,10 +349,12 @@ type Envelope struct {
 // ready, if not nil, is called once the envelope commands are on their way
 // and before any of the message itself: a message is delivered only by its
 // body, so the sender waits there for its previous result to be recorded,
-// while the server answers the commands.
-func (c *Conn) Send(env Envelope, msg []byte, ready func()) error {
+// while the server answers the commands. When ready fails (that result
+// could not be recorded), the body is not sent: the connection is closed
+// mid-transaction, the server keeps nothing, and Send returns the error.
+func (c *Conn) Send(env Envelope, msg []byte, ready func() error) error {
 	if ready == nil {
-		ready = func() {}
+		ready = func() error { return nil }
 	}
 	timeout := c.t.cfg.CommandTimeout
 	c.conn.SetDeadline(time.Now().Add(timeout))
@@ -375,14 +377,23 @@ func (c *Conn) Send(env Envelope, msg []byte, ready func()) error {
 	if err := c.client.Rcpt(env.To); err != nil {
 		return c.reset(smtpError(store.StageRcpt, err))
 	}
-	ready()
+	if err := ready(); err != nil {
+		return c.notSent(err)
+	}
 	return c.data(msg)
+}
+
+// notSent abandons the transaction before the message's body: without its
+// final dot the server keeps nothing, and the connection is not reused.
+func (c *Conn) notSent(err error) error {
+	c.broken = true
+	return &Error{Stage: store.StageData, Text: "not sent: " + err.Error(), Err: err}
 }
 
 // sendPipelined sends MAIL, RCPT and DATA in one write and reads the three
 // replies in order (RFC 2920). The first refusal is the one reported, at its
 // stage; the connection stays usable after a reset.
-func (c *Conn) sendPipelined(env Envelope, msg []byte, ready func()) error {
+func (c *Conn) sendPipelined(env Envelope, msg []byte, ready func() error) error {
 	if err := validAddress(env.From); err != nil {
 		return &Error{Stage: store.StageMail, Text: err.Error(), Err: err}
 	}
@@ -401,7 +412,9 @@ func (c *Conn) sendPipelined(env Envelope, msg []byte, ready func()) error {
 		c.broken = true
 		return smtpError(store.StageMail, err)
 	}
-	ready()
+	if err := ready(); err != nil {
+		return c.notSent(err)
+	}
 	var first *Error
 	dataAccepted := false
 	for _, r := range []struct {

@@ -90,14 +90,14 @@ func (a *Analysis) readHeader(h mail.Header) {
 		a.MessageID = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
 	}
 	if from, err := h.AddressList("From"); err == nil && len(from) > 0 {
-		a.From, a.FromName = store.NormalizeMailbox(from[0].Address), from[0].Name
+		a.From, a.FromName = store.NormalizeMailbox(from[0].Address), validText(from[0].Name)
 	} else if f := h.Get("From"); f != "" {
 		a.From = store.NormalizeMailbox(strings.Trim(addrRE.FindString(f), "<>"))
 	}
 	if s, err := h.Subject(); err == nil {
-		a.Subject = s
+		a.Subject = validText(s)
 	} else {
-		a.Subject = h.Get("Subject")
+		a.Subject = validText(h.Get("Subject"))
 	}
 	if d, err := h.Date(); err == nil {
 		a.Date = d
@@ -117,5 +117,9 @@ func (a *Analysis) readHeader(h mail.Header) {
 	a.InReplyTo = ids
 	a.AuthResult = strings.Join(h.Values("Authentication-Results"), "\n")
 }
+
+// validText replaces bytes that are not UTF-8: an encoded word may declare
+// utf-8 over Windows-1258 bytes, and what is stored and shown must be text.
+func validText(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 
 var addrRE = regexp.MustCompile(`<?[^\s<>,;:"()\[\]@]+@[^\s<>,;:"()\[\]@]+\.[A-Za-z0-9-]+>?`)

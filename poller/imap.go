@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -354,14 +355,10 @@ func (c *Conn) Fetch(uids []uint32, fn func(*Fetched) error) error {
 	})
 	var ferr error
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		buf, err := msg.Collect()
+		f, err := readFetched(msg)
 		if err != nil {
 			ferr = fmt.Errorf("imap fetch: %w", err)
 			break
-		}
-		f := &Fetched{UID: uint32(buf.UID), Flags: buf.Flags, InternalDate: buf.InternalDate}
-		if len(buf.BodySection) > 0 {
-			f.Raw = buf.BodySection[0].Bytes
 		}
 		if err := fn(f); err != nil {
 			ferr = err
@@ -372,6 +369,41 @@ func (c *Conn) Fetch(uids []uint32, fn func(*Fetched) error) error {
 		ferr = fmt.Errorf("imap fetch: %w", err)
 	}
 	return ferr
+}
+
+// readFetched reads one message of a FETCH response. A connection cut in
+// the middle of the message's literal ends it early without an error from
+// the client library, so the bytes read are checked against the size the
+// server announced: a message cut short must not be taken for a whole one
+// (read as someone else's mail, and passed over for good).
+func readFetched(msg *imapclient.FetchMessageData) (*Fetched, error) {
+	f := &Fetched{}
+	for item := msg.Next(); item != nil; item = msg.Next() {
+		switch it := item.(type) {
+		case imapclient.FetchItemDataUID:
+			f.UID = uint32(it.UID)
+		case imapclient.FetchItemDataFlags:
+			f.Flags = it.Flags
+		case imapclient.FetchItemDataInternalDate:
+			f.InternalDate = it.Time
+		case imapclient.FetchItemDataBodySection:
+			if it.Literal == nil {
+				continue
+			}
+			raw, err := io.ReadAll(it.Literal)
+			if err != nil {
+				return nil, err
+			}
+			if int64(len(raw)) != it.Literal.Size() {
+				return nil, fmt.Errorf("uid %d: message cut short after %d of %d bytes", f.UID, len(raw), it.Literal.Size())
+			}
+			f.Raw = raw
+		}
+	}
+	if f.UID == 0 {
+		return nil, errors.New("a message without its UID (response cut short)")
+	}
+	return f, nil
 }
 
 // folderName turns a "/"-separated folder into the server's hierarchy.
@@ -464,6 +496,10 @@ func (c *Conn) WaitForMail(ctx context.Context, max time.Duration, sleep func(co
 	case <-c.newMail:
 	case <-timer.C:
 	case <-ctx.Done():
+	case <-c.client.Closed():
+		// The server went away (a restart): reconnect now, not when the
+		// IDLE would have ended, up to max later, deaf meanwhile.
+		return errors.New("imap idle: the server closed the connection")
 	}
 	if err := idle.Close(); err != nil {
 		return fmt.Errorf("imap idle: %w", err)

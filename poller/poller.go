@@ -24,6 +24,7 @@ import (
 // Store is what the poller reads and writes.
 type Store interface {
 	store.InboundService
+	store.IntegrityService
 	FindOutbox(ctx context.Context, f store.OutboxFilter) ([]*store.OutboxMessage, int, error)
 }
 
@@ -43,10 +44,14 @@ type Poller struct {
 	ResendMax    int           // resends per member; 0: 3, negative: none
 	Workers      int           // parallel analysis; default GOMAXPROCS
 	FetchBatch   int           // messages per FETCH, filed after each; default 200
+	// Integrity says when alike answers of a unit are flagged as a
+	// cluster; zero: store.DefaultClusterPolicy().
+	Integrity store.ClusterPolicy
 
 	senderDomains map[string]bool
 	mu            sync.Mutex
 	campaigns     map[string]*store.Campaign // per poll, under mu
+	bases         answerBases                // the cluster check's answer distributions
 }
 
 // Stats counts what one poll did.
@@ -350,6 +355,11 @@ func (p *Poller) store(ctx context.Context, cp *store.Checkpoint, j *job, st *St
 			}
 		}
 		return nil
+	}
+	if err := d.Stored(ctx); err != nil {
+		// The response is stored and waits for review if a flag was due
+		// (its status says so); only the flag's own row is missing.
+		return fmt.Errorf("uid %d: integrity: %w", j.f.UID, err)
 	}
 	st.Stored++
 	st.Kinds[m.Kind]++

@@ -43,6 +43,7 @@ func newEnv(t *testing.T, opts imaptest.Options) *env {
 	clock := storetest.NewClock(time.Date(2023, 2, 20, 9, 0, 0, 0, ict))
 	db := sqlite.NewDB(filepath.Join(t.TempDir(), "phieu.db"))
 	db.Now = clock.Now
+	db.LinkKey = []byte("poller test link key, never real") // ties responses to members
 	if err := db.Open(); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/phieu/phieu/poller/answers"
+	"github.com/phieu/phieu/poller/integrity"
 	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/templates"
 )
@@ -21,6 +22,12 @@ type Decision struct {
 	// member's standing response, the resends so far): Finish runs them
 	// in mailbox order, just before the message is stored.
 	later []func(ctx context.Context) error
+	// after are the steps that need the stored response's id: the
+	// integrity flags and the arrival the cluster check remembers.
+	after  []func(ctx context.Context) error
+	flags  []*store.IntegrityFlag // raised on the reply, stored by after
+	unit   string                 // the member's unit, once the cluster check read it
+	vector integrity.Vector       // the reply's answers as the cluster check compares them
 }
 
 // Finish runs the steps that must see every earlier message stored.
@@ -188,6 +195,9 @@ func (p *Poller) decideReply(ctx context.Context, d *Decision, a *Analysis, f *F
 	case !own:
 		r.Status, r.Reason = store.ResponseNeedsReview, "trả lời từ hộp thư khác: "+a.From
 		m.Review = "trả lời từ hộp thư không phải của thành viên (" + a.From + "): chưa tính cho đến khi được xác minh"
+	}
+	if err := p.screenReply(ctx, d, a, c, r, res, own, arrived); err != nil {
+		return err
 	}
 	d.later = append(d.later, func(ctx context.Context) error { return p.completeReply(ctx, m, r, res, c) })
 	return nil

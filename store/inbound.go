@@ -109,14 +109,21 @@ const (
 
 // Response is one reply's answers. A member's later reply supersedes the
 // earlier one; every response is kept.
+//
+// Answers are stored apart from who gave them: under a random ID and a
+// keyed link to the member, with the day received and the member's unit
+// and group. RespondentID and From are filled in only where the
+// installation secret's link key is loaded; InboundID only at intake.
 type Response struct {
-	ID           int64
+	ID           int64 // random, carries no order
 	CampaignCode string
-	RespondentID int64
-	InboundID    int64
-	Seq          int // 1 for the member's first response
-	At           time.Time
-	From         string
+	RespondentID int64     // 0 when read without the link key
+	InboundID    int64     // the reply it came in; set at intake, not stored
+	Seq          int       // 1 for the member's first response
+	At           time.Time // the day received: midnight in the campaign's time zone
+	From         string    // the sender; "" when read without the link key
+	UnitCode     string    // the member's unit when the response was stored
+	GroupCode    string    // the member's group when the response was stored
 	Answers      []ResponseAnswer
 	Problems     []ResponseProblem
 	Complete     bool

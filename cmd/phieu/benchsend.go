@@ -446,12 +446,14 @@ func workDir(dir, prefix string) (string, func(), error) {
 
 // openBenchStore opens a fresh database in dir with a fixed test secret.
 func openBenchStore(dir string, now func() time.Time) (*sqlite.DB, *sqlite.OutboxService, *sqlite.CampaignService, error) {
+	const secret = "bench secret, not for real use!!"
 	db := sqlite.NewDB(filepath.Join(dir, "phieu.db"))
 	db.Now = now
+	db.LinkKey = linkKey([]byte(secret))
 	if err := db.Open(); err != nil {
 		return nil, nil, nil, err
 	}
-	refs, err := store.NewRefs([]byte("bench secret, not for real use!!"))
+	refs, err := store.NewRefs([]byte(secret))
 	if err != nil {
 		db.Close()
 		return nil, nil, nil, err

@@ -44,6 +44,8 @@ type Config struct {
 	// Liaison is the IT department's liaison: the daily digest of delivery
 	// failures goes there. No mailbox: no digest.
 	Liaison LiaisonConfig `yaml:"liaison"`
+	// Integrity sets when alike answers of a unit are flagged as a cluster.
+	Integrity IntegrityConfig `yaml:"integrity"`
 
 	doc *yamlfile.Doc // positions of the keys, for Validate
 }
@@ -211,6 +213,12 @@ func ReadConfigFile(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig reads a config file's contents over the defaults; path names
+// it in errors and anchors its relative paths.
+func ParseConfig(path string, data []byte) (Config, error) {
 	cfg := DefaultConfig()
 	doc, err := yamlfile.Parse(path, data, &cfg)
 	if err != nil {
@@ -290,6 +298,7 @@ func (c *Config) Validate() error {
 			doc.Errorf("imap."+key, "imap.%s: %q is not a duration like 2m or 24h", key, v)
 		}
 	}
+	c.Integrity.validate(doc)
 	if c.IMAP.Resends < 0 || c.IMAP.Resends > 10 {
 		doc.Errorf("imap.resends", "imap.resends: %d is not between 0 and 10", c.IMAP.Resends)
 	}
@@ -400,8 +409,13 @@ func (c *Config) readTokens() (map[string]web.Role, error) {
 }
 
 func (c *Config) validateServer(doc *yamlfile.Doc, key string, s ServerConfig) {
-	if strings.TrimSpace(s.Host) == "" {
+	switch {
+	case strings.TrimSpace(s.Host) == "":
 		doc.Errorf(key+".host", "%s.host: is required", key)
+	case len(s.Host) > 253:
+		// Not echoed: a damaged file can hold a host line of any length.
+		doc.Errorf(key+".host", "%s.host: is longer than 253 characters, the longest a host name can be", key)
+		return
 	}
 	if s.Port < 1 || s.Port > 65535 {
 		doc.Errorf(key+".port", "%s.port: %d is not a port (1–65535)", key, s.Port)

@@ -183,7 +183,9 @@ func (c *DemoCommand) Run(ctx context.Context) error {
 	if c.exit {
 		return nil
 	}
-	url, token, stop, err := c.m.demoDashboard(ctx, r.config, r.dbPath, r.now)
+	dm := r.main(c.m.Stderr) // the demo's secret, for the link key
+	dm.Logger = c.m.Logger
+	url, token, stop, err := dm.demoDashboard(ctx, r.config, r.dbPath, r.now)
 	if err != nil {
 		fmt.Fprintf(out, "Ghi chú: chưa mở được bảng điều khiển (%v).\n", err)
 	} else {
@@ -295,6 +297,15 @@ liaison:
 	}
 	r.db = sqlite.NewDB(r.dbPath)
 	r.db.Now = r.now
+	cfg, err := ReadConfigFile(r.config)
+	if err != nil {
+		return r, fmt.Errorf("demo: %w", err)
+	}
+	secret, err := r.main(io.Discard).loadSecret(&cfg)
+	if err != nil {
+		return r, fmt.Errorf("demo: %w", err)
+	}
+	r.db.LinkKey = linkKey(secret)
 	if err := r.db.Open(); err != nil {
 		return r, fmt.Errorf("demo: %w", err)
 	}
@@ -313,12 +324,10 @@ func (r *demoRun) close() {
 	}
 }
 
-// phieu runs one phieu command in-process at the simulated time, as an
-// operator or a cron would run it: the daemon's own code path.
-func (r *demoRun) phieu(ctx context.Context, args ...string) error {
-	var errs bytes.Buffer
-	m := &Main{
-		Stdout: io.Discard, Stderr: &errs, Now: r.now,
+// main is the demo's own phieu at the simulated time.
+func (r *demoRun) main(stderr io.Writer) *Main {
+	return &Main{
+		Stdout: io.Discard, Stderr: stderr, Now: r.now,
 		// The demo keeps its own secret file: a $PHIEU_SECRET meant for a
 		// real installation stays out of it.
 		Getenv: func(k string) string {
@@ -329,6 +338,13 @@ func (r *demoRun) phieu(ctx context.Context, args ...string) error {
 		},
 		Logger: slog.New(slog.DiscardHandler),
 	}
+}
+
+// phieu runs one phieu command in-process at the simulated time, as an
+// operator or a cron would run it: the daemon's own code path.
+func (r *demoRun) phieu(ctx context.Context, args ...string) error {
+	var errs bytes.Buffer
+	m := r.main(&errs)
 	args = append(args, "--config", r.config)
 	if code := m.Main(ctx, args); code != exitOK {
 		if ctx.Err() != nil {

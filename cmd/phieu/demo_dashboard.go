@@ -21,19 +21,19 @@ func (m *Main) demoDashboard(ctx context.Context, cfgPath, dbPath string, clock 
 	if err != nil {
 		return "", "", nil, err
 	}
+	secret, err := m.loadSecret(&cfg)
+	if err != nil {
+		return "", "", nil, err
+	}
 	db := sqlite.NewDB(dbPath)
 	db.Now = clock
+	db.LinkKey = linkKey(secret)
 	if err := db.Open(); err != nil {
 		return "", "", nil, fmt.Errorf("open store %s: %w", dbPath, err)
 	}
 	var b [16]byte
 	rand.Read(b[:])
 	token = hex.EncodeToString(b[:])
-	secret, err := m.loadSecret(&cfg)
-	if err != nil {
-		db.Close()
-		return "", "", nil, err
-	}
 	srv, err := web.NewServer(web.Config{
 		Addr:       "127.0.0.1:0",
 		DB:         db,

@@ -23,18 +23,25 @@ import (
 
 const exportResponsesHelp = `
 Writes the campaign's counted responses as a spreadsheet, one row a
-response: its id, the member's group, unit code and unit name, one column a
-question (in questionnaire order) with the answer (a choice's letter, a
-scale's number, the text) and when it was received (dd/mm/yyyy hh:mm in the
-campaign's time zone). --all adds the partial, late and needs-review
-responses, with a status column; superseded ones are never written.
+response: its id (random, in no particular order), the member's group,
+unit code and unit name, one column a question (in questionnaire order)
+with the answer (a choice's letter, a scale's number, the text) and the
+day it was received (dd/mm/yyyy in the campaign's time zone: phieu keeps
+no finer time). --all adds the partial, late and needs-review responses,
+with a status column; superseded ones are never written.
 
 Answers are confidential: respondents were promised that what they say is
 not tied to their name. The export is de-identified: it holds no
-respondent id, name or mailbox. --identified adds the full name, title and
-mailbox; it warns on stderr and records who exported what, when, in the
-audit log (phieu audit list --action identified_export). Keep such a file
-safe and delete it when it is no longer needed.
+respondent id, name or mailbox, and no group of fewer than 5 exported
+responses can be picked out: a unit with fewer than 5 is shown as the
+nearest unit above it whose units together have 5 or more (its name then
+ends in "(gộp cả đơn vị cấp dưới)"), or with no unit at all ("Các đơn vị
+dưới 5 phiếu") when even the whole tree has fewer; the group is left blank
+where its unit has fewer than 5 of that group. --identified adds the full
+name, title and mailbox and the member's own unit, unsuppressed; it needs
+the installation secret, warns on stderr and records who exported what,
+when, in the audit log (phieu audit list --action identified_export). Keep
+such a file safe and delete it when it is no longer needed.
 
 CSV (UTF-8 with a BOM, so Excel shows Vietnamese) goes to stdout unless
 --output names a file; XLSX needs --output.`
@@ -117,8 +124,8 @@ func (o *exportOutput) target() string {
 }
 
 // sheet is what an export writes: a header row and rows of typed cells
-// (string, int, int64, bool, time.Time already in the zone to show, or nil
-// for an empty cell).
+// (string, int, int64, bool, time.Time already in the zone to show,
+// store.Date, or nil for an empty cell).
 type sheet struct {
 	name   string // the XLSX worksheet's name
 	header []string
@@ -190,6 +197,11 @@ func writeXLSX(w io.Writer, s *sheet) error {
 	if err != nil {
 		return err
 	}
+	dayFormat := "dd/mm/yyyy"
+	day, err := f.NewStyle(&excelize.Style{CustomNumFmt: &dayFormat})
+	if err != nil {
+		return err
+	}
 	sw, err := f.NewStreamWriter(s.name)
 	if err != nil {
 		return err
@@ -220,6 +232,12 @@ func writeXLSX(w io.Writer, s *sheet) error {
 			if t, ok := v.(time.Time); ok {
 				cells[j] = excelize.Cell{StyleID: date, Value: t}
 				if t.IsZero() {
+					cells[j] = nil
+				}
+			}
+			if d, ok := v.(store.Date); ok {
+				cells[j] = excelize.Cell{StyleID: day, Value: d.In(time.UTC)}
+				if d.IsZero() {
 					cells[j] = nil
 				}
 			}
@@ -311,9 +329,26 @@ func (c *ExportResponsesCommand) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	members, err := followUpsByID(ctx, cs.outbox, camp.Code)
+	units, err := sqlite.NewUnitService(cs.db).FindUnits(ctx, store.UnitFilter{})
 	if err != nil {
 		return err
+	}
+	var members map[int64]*store.FollowUp
+	if c.identified {
+		if members, err = followUpsByID(ctx, cs.outbox, camp.Code); err != nil {
+			return err
+		}
+	}
+	var kept []*store.Response
+	for _, r := range rs {
+		if _, ok := responseLabels[r.Status]; !ok || r.Status != store.ResponseCounted && !c.all {
+			continue
+		}
+		if c.identified && r.RespondentID == 0 {
+			return store.Errorf(store.EINVALID, "response %d cannot be tied to a member: an identified export needs the "+
+				"installation secret phieu had when the response was stored", r.ID)
+		}
+		kept = append(kept, r)
 	}
 	s := &sheet{name: "Phiếu trả lời", header: []string{"Mã phiếu", "Nhóm", "Mã đơn vị", "Tên đơn vị"}}
 	if c.identified {
@@ -322,31 +357,50 @@ func (c *ExportResponsesCommand) Run(ctx context.Context) error {
 	for _, q := range camp.Questionnaire.Questions {
 		s.header = append(s.header, q.Code)
 	}
-	s.header = append(s.header, "Thời gian nhận")
+	s.header = append(s.header, "Ngày nhận")
 	if c.all {
 		s.header = append(s.header, "Trạng thái")
 	}
+	places := suppressSmallCells(kept, units)
 	loc := camp.Loc()
-	for i := len(rs) - 1; i >= 0; i-- { // oldest first
-		r := rs[i]
-		label, ok := responseLabels[r.Status]
-		if !ok || r.Status != store.ResponseCounted && !c.all {
-			continue
-		}
-		f := members[r.RespondentID]
-		if f == nil {
-			f = &store.FollowUp{}
-		}
-		row := []any{r.ID, f.Group, f.UnitCode, f.UnitName}
+	type line struct {
+		r    *store.Response
+		lead []any  // the columns before the answers
+		key  string // the order within a day: where it is shown, never finer
+	}
+	lines := make([]line, len(kept))
+	for i, r := range kept {
 		if c.identified {
-			row = append(row, f.Name, f.Title, f.Mailbox)
+			f := members[r.RespondentID]
+			if f == nil {
+				f = &store.FollowUp{}
+			}
+			lines[i] = line{r, []any{r.ID, f.Group, f.UnitCode, f.UnitName, f.Name, f.Title, f.Mailbox}, f.UnitCode + "\x00" + f.Name}
+		} else {
+			p := places[i]
+			lines[i] = line{r, []any{r.ID, p.group, p.unitCode, p.unitName}, p.unitCode + "\x00" + p.unitName + "\x00" + p.group}
 		}
+	}
+	// By day, then by what the row shows, then by the random id: within
+	// a merged unit the order must not follow the units merged.
+	sort.SliceStable(lines, func(i, j int) bool {
+		a, b := lines[i], lines[j]
+		if !a.r.At.Equal(b.r.At) {
+			return a.r.At.Before(b.r.At)
+		}
+		if a.key != b.key {
+			return a.key < b.key
+		}
+		return a.r.ID < b.r.ID
+	})
+	for _, l := range lines {
+		r, row := l.r, l.lead
 		for _, q := range camp.Questionnaire.Questions {
 			row = append(row, answerCell(q, r.Answers))
 		}
-		row = append(row, r.At.In(loc))
+		row = append(row, store.DateOf(r.At.In(loc)))
 		if c.all {
-			row = append(row, label)
+			row = append(row, responseLabels[r.Status])
 		}
 		s.rows = append(s.rows, row)
 	}
@@ -356,6 +410,104 @@ func (c *ExportResponsesCommand) Run(ctx context.Context) error {
 		}
 	}
 	return c.out.write(c.m, s)
+}
+
+// minCell is the fewest responses a de-identified export shows for one
+// unit or one group within a unit: fewer could be told apart.
+const minCell = 5
+
+// place is where a de-identified export puts a response.
+type place struct {
+	group, unitCode, unitName string
+}
+
+// suppressSmallCells places each response (by the unit and group it was
+// stored with) so that no unit and no group within a unit shown holds
+// fewer than minCell of them. Bottom-up through the tree, a unit shows its
+// own responses with those its small sub-units passed up when together
+// they reach minCell, and passes them all to its parent otherwise; what
+// reaches the top still short shows no unit at all. A group smaller than
+// minCell in the unit shown is left blank.
+func suppressSmallCells(rs []*store.Response, units []*store.Unit) []place {
+	byCode := make(map[string]*store.Unit, len(units))
+	children := map[string][]string{}
+	for _, u := range units {
+		byCode[u.Code] = u
+	}
+	var roots []string
+	for _, u := range units {
+		if u.ParentCode == "" || byCode[u.ParentCode] == nil {
+			roots = append(roots, u.Code)
+		} else {
+			children[u.ParentCode] = append(children[u.ParentCode], u.Code)
+		}
+	}
+	own := map[string]int{}
+	for _, r := range rs {
+		own[r.UnitCode]++
+		if byCode[r.UnitCode] == nil && own[r.UnitCode] == 1 {
+			roots = append(roots, r.UnitCode) // a unit no longer in the tree
+		}
+	}
+	shownAs := map[string]place{} // a stored unit code -> where its responses show
+	// settle returns the codes whose responses are still to be placed
+	// above u, and how many they are.
+	var settle func(code string, depth int) ([]string, int)
+	settle = func(code string, depth int) ([]string, int) {
+		pending, n := []string{code}, own[code]
+		merged := false
+		if depth < 64 { // a tree deeper than that is a cycle
+			for _, ch := range children[code] {
+				codes, m := settle(ch, depth+1)
+				if m > 0 {
+					pending, n, merged = append(pending, codes...), n+m, true
+				}
+			}
+		}
+		if n < minCell {
+			return pending, n
+		}
+		p := place{unitCode: code, unitName: code}
+		if u := byCode[code]; u != nil {
+			p.unitName = u.Name
+		}
+		if merged {
+			p.unitName += " (gộp cả đơn vị cấp dưới)"
+		}
+		for _, c := range pending {
+			shownAs[c] = p
+		}
+		return nil, 0
+	}
+	for _, root := range roots {
+		codes, _ := settle(root, 0)
+		for _, c := range codes {
+			shownAs[c] = place{unitName: "Các đơn vị dưới 5 phiếu"}
+		}
+	}
+	out := make([]place, len(rs))
+	for i, r := range rs {
+		out[i] = shownAs[r.UnitCode]
+		out[i].group = r.GroupCode
+	}
+	// A group too small is blanked; if what is blanked in a unit is itself
+	// fewer than minCell (one blank beside five of the other group says
+	// which group it is), every group of that unit is.
+	groups, blanked := map[place]int{}, map[string]int{}
+	for _, p := range out {
+		groups[p]++
+	}
+	for p, n := range groups {
+		if n < minCell {
+			blanked[p.unitCode+"\x00"+p.unitName] += n
+		}
+	}
+	for i, p := range out {
+		if n := blanked[p.unitCode+"\x00"+p.unitName]; groups[p] < minCell || n > 0 && n < minCell {
+			out[i].group = ""
+		}
+	}
+	return out
 }
 
 // responseLabels are the statuses a response export may hold, as the

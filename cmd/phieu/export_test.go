@@ -17,6 +17,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/phieu/phieu/poller/imaptest"
+	"github.com/phieu/phieu/store"
 )
 
 // exportDuring is when the export fixture's mail is read: 09:00 on
@@ -112,15 +113,20 @@ func TestExport(t *testing.T) {
 	t.Run("ResponsesDeidentified", func(t *testing.T) {
 		out := export("responses", "--campaign", "PAR2025")
 		records := readCSV(t, out)
-		want := []string{"Mã phiếu", "Nhóm", "Mã đơn vị", "Tên đơn vị", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "Thời gian nhận"}
+		want := []string{"Mã phiếu", "Nhóm", "Mã đơn vị", "Tên đơn vị", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "Ngày nhận"}
 		if !slices.Equal(records[0], want) {
 			t.Errorf("header %q, want %q", records[0], want)
 		}
-		if got := column(t, records, "Mã đơn vị"); !slices.Equal(got, []string{"S001", "S001-P2"}) {
-			t.Errorf("counted responses from units %q, want S001 and S001-P2 (not the needs-review one)", got)
+		// Two counted responses (not the needs-review one): fewer than 5
+		// in any unit, even the whole tree, so none is shown, nor a group.
+		if got := column(t, records, "Mã đơn vị"); !slices.Equal(got, []string{"", ""}) {
+			t.Errorf("units %q of 2 responses, want them suppressed", got)
 		}
-		if got := column(t, records, "Tên đơn vị"); got[1] != "Thanh tra Sở Tư pháp" {
+		if got := column(t, records, "Tên đơn vị"); !slices.Equal(got, []string{"Các đơn vị dưới 5 phiếu", "Các đơn vị dưới 5 phiếu"}) {
 			t.Errorf("unit names %q", got)
+		}
+		if got := column(t, records, "Nhóm"); !slices.Equal(got, []string{"", ""}) {
+			t.Errorf("groups %q of 2 responses, want them suppressed", got)
 		}
 		if got := column(t, records, "C1"); !slices.Equal(got, []string{"10", "10"}) {
 			t.Errorf("C1 answers %q", got)
@@ -128,10 +134,10 @@ func TestExport(t *testing.T) {
 		if got := column(t, records, "C4"); !slices.Equal(got, []string{"A", "A"}) {
 			t.Errorf("C4 answers %q", got)
 		}
-		if got := column(t, records, "Thời gian nhận"); got[0] != "02/12/2026 09:00" {
-			t.Errorf("received %q, want 02/12/2026 09:00 (Asia/Ho_Chi_Minh)", got)
+		if got := column(t, records, "Ngày nhận"); got[0] != "02/12/2026" {
+			t.Errorf("received %q, want 02/12/2026 (the day only, Asia/Ho_Chi_Minh)", got)
 		}
-		for _, secret := range []string{"@", "Loan", "Châu", "Lý", "Giám đốc", "Chánh Thanh tra"} {
+		for _, secret := range []string{"@", "Loan", "Châu", "Lý", "Giám đốc", "Chánh Thanh tra", "S001", "Tư pháp"} {
 			if strings.Contains(out, secret) {
 				t.Errorf("de-identified export holds %q:\n%s", secret, out)
 			}
@@ -141,11 +147,12 @@ func TestExport(t *testing.T) {
 		}
 
 		records = readCSV(t, export("responses", "--campaign", "PAR2025", "--all"))
-		if got := column(t, records, "Trạng thái"); !slices.Equal(got, []string{"Được tính", "Được tính", "Cần xem xét, chưa tính"}) {
+		// One day, one (merged) unit: the order is the random ids'.
+		if got := column(t, records, "Trạng thái"); !slices.Equal(slices.Sorted(slices.Values(got)), []string{"Cần xem xét, chưa tính", "Được tính", "Được tính"}) {
 			t.Errorf("--all statuses %q", got)
 		}
-		if got := column(t, records, "Mã đơn vị"); got[2] != "S001-P3" {
-			t.Errorf("--all units %q", got)
+		if got := column(t, records, "Mã đơn vị"); !slices.Equal(got, []string{"", "", ""}) {
+			t.Errorf("--all units %q, want them suppressed", got)
 		}
 	})
 
@@ -281,7 +288,7 @@ func TestExport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rows) != 4 || rows[0][0] != "Mã phiếu" || rows[0][3] != "Tên đơn vị" || rows[0][13] != "Trạng thái" || rows[1][3] != "Sở Tư pháp" {
+		if len(rows) != 4 || rows[0][0] != "Mã phiếu" || rows[0][3] != "Tên đơn vị" || rows[0][13] != "Trạng thái" || rows[1][3] != "Các đơn vị dưới 5 phiếu" {
 			t.Fatalf("rows %q", rows)
 		}
 		if panes, err := f.GetPanes(sh); err != nil || !panes.Freeze || panes.YSplit != 1 || panes.TopLeftCell != "A2" {
@@ -290,26 +297,26 @@ func TestExport(t *testing.T) {
 		if st := cellStyle(t, f, sh, "A1"); st.Font == nil || !st.Font.Bold {
 			t.Errorf("header not bold: %+v", st)
 		}
-		// M2 is the received time: a number with a date format.
+		// M2 is the day received: a number with a date format.
 		if raw, _ := f.GetCellValue(sh, "M2", excelize.Options{RawCellValue: true}); raw == "" {
-			t.Error("no received time")
+			t.Error("no received day")
 		} else if n, err := strconv.ParseFloat(raw, 64); err != nil {
-			t.Errorf("received time %q is not a number", raw)
-		} else if at, _ := excelize.ExcelDateToTime(n, false); !at.Equal(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)) {
-			t.Errorf("received time %v, want 02/12/2026 09:00 wall time", at)
+			t.Errorf("received day %q is not a number", raw)
+		} else if at, _ := excelize.ExcelDateToTime(n, false); !at.Equal(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("received day %v, want 02/12/2026", at)
 		}
-		if st := cellStyle(t, f, sh, "M2"); st.CustomNumFmt == nil || *st.CustomNumFmt != "dd/mm/yyyy hh:mm" {
-			t.Errorf("received time format %+v", st)
+		if st := cellStyle(t, f, sh, "M2"); st.CustomNumFmt == nil || *st.CustomNumFmt != "dd/mm/yyyy" {
+			t.Errorf("received day format %+v", st)
 		}
-		if got, _ := f.GetCellValue(sh, "M2"); got != "02/12/2026 09:00" {
-			t.Errorf("received time shows %q", got)
+		if got, _ := f.GetCellValue(sh, "M2"); got != "02/12/2026" {
+			t.Errorf("received day shows %q", got)
 		}
 		for _, cell := range []string{"A2", "E2"} { // response id, C1's scale answer
 			if typ, _ := f.GetCellType(sh, cell); typ != excelize.CellTypeUnset && typ != excelize.CellTypeNumber {
 				t.Errorf("%s is not a number: type %v", cell, typ)
 			}
 		}
-		if w, _ := f.GetColWidth(sh, "D"); w < float64(len([]rune("Thanh tra Sở Tư pháp"))) {
+		if w, _ := f.GetColWidth(sh, "D"); w < float64(len([]rune("Các đơn vị dưới 5 phiếu"))) {
 			t.Errorf("column D is %v wide", w)
 		}
 		xml := strings.ReplaceAll(zipFile(t, path, "xl/worksheets/sheet1.xml"), "$", "")
@@ -416,5 +423,91 @@ func TestExportCSVDisarmsFormulas(t *testing.T) {
 	want := [][]string{{"7", `'=HYPERLINK("http://x.test")`, "02/12/2026 09:05"}, {"8", "'- Không có ý kiến", ""}, {"9", "Tốt", ""}}
 	if !slices.EqualFunc(records[1:], want, slices.Equal) {
 		t.Errorf("rows %q, want %q", records[1:], want)
+	}
+}
+
+// A de-identified export shows no unit, and no group within a unit, with
+// fewer than 5 responses: small units merge into the nearest unit above
+// that reaches 5, small groups are blanked, and so is every group of a
+// unit where what was blanked would stand out.
+func TestSuppressSmallCells(t *testing.T) {
+	units := []*store.Unit{
+		{Code: "T", Name: "Tỉnh"},
+		{Code: "A", Name: "Sở A", ParentCode: "T"},
+		{Code: "A1", Name: "Phòng A1", ParentCode: "A"},
+		{Code: "A2", Name: "Phòng A2", ParentCode: "A"},
+		{Code: "B", Name: "Sở B", ParentCode: "T"},
+		{Code: "C", Name: "Sở C", ParentCode: "T"},
+	}
+	var rs []*store.Response
+	add := func(unit, group string, n int) {
+		for range n {
+			rs = append(rs, &store.Response{UnitCode: unit, GroupCode: group})
+		}
+	}
+	add("A1", "CV", 5) // A1 stands on its own, its group too
+	add("A2", "CV", 2) // A2 passes up to A, which then shows 4 + 2
+	add("A", "LD", 4)
+	add("B", "CV", 6) // B stands; its one LD would stand out: no group shown
+	add("B", "LD", 1)
+	add("C", "CV", 3) // C passes up to T, which has too few
+	got := map[place]int{}
+	for _, p := range suppressSmallCells(rs, units) {
+		got[p]++
+	}
+	want := map[place]int{
+		{group: "CV", unitCode: "A1", unitName: "Phòng A1"}:                   5,
+		{group: "", unitCode: "A", unitName: "Sở A (gộp cả đơn vị cấp dưới)"}: 6,
+		{group: "", unitCode: "B", unitName: "Sở B"}:                          7,
+		{group: "", unitName: "Các đơn vị dưới 5 phiếu"}:                      3,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("places %v\nwant %v", got, want)
+	}
+	for p, n := range got {
+		if n < minCell && p.group != "" {
+			t.Errorf("group %s shown for %d responses in %s", p.group, n, p.unitName)
+		}
+	}
+
+	// The whole tree below 5: no unit at all.
+	small := suppressSmallCells(rs[:2], units)
+	for _, p := range small {
+		if p != (place{unitName: "Các đơn vị dưới 5 phiếu"}) {
+			t.Errorf("2 responses placed at %+v", p)
+		}
+	}
+}
+
+// Without the installation secret a command that only reads still works
+// and creates none. Under another secret (the file lost and made anew) the
+// responses read de-identified and the identified export is refused.
+func TestExport_WithoutTheSecret(t *testing.T) {
+	dir := exportFixture(t)
+	secret := filepath.Join(dir, "phieu.secret")
+	if err := os.Rename(secret, secret+".away"); err != nil {
+		t.Fatal(err)
+	}
+	mustRunAt(t, dir, exportDuring, "audit", "list")
+	if _, err := os.Stat(secret); !os.IsNotExist(err) {
+		t.Fatalf("a read-only command made a secret file: %v", err)
+	}
+
+	t.Setenv("PHIEU_SECRET", "not the secret the answers were stored under")
+	records := readCSV(t, mustRunAt(t, dir, exportDuring, "export", "responses", "--campaign", "PAR2025"))
+	if len(records) != 3 || column(t, records, "C1")[0] != "10" {
+		t.Errorf("de-identified export under another secret: %q", records)
+	}
+	code, out, errs := runAt(t, dir, exportDuring, "export", "responses", "--campaign", "PAR2025", "--identified")
+	if code == exitOK || !strings.Contains(errs, "cannot be tied to a member") || strings.Contains(out, "@") {
+		t.Errorf("identified export under another secret: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if es := auditEntries(t, mustRunAt(t, dir, exportDuring, "audit", "list", "--action", "identified_export", "--format", "json")); len(es) != 0 {
+		t.Errorf("a refused export was audited: %v", es)
+	}
+	for _, r := range auditEntries(t, mustRunAt(t, dir, exportDuring, "responses", "list", "--campaign", "PAR2025", "--format", "json")) {
+		if r["respondent"] != "0" || r["from"] != "" {
+			t.Errorf("responses list under another secret names %q %q", r["respondent"], r["from"])
+		}
 	}
 }

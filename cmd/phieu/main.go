@@ -147,6 +147,7 @@ func (m *Main) commands() []command {
 		{"responses list", "", "list the responses read from replies", responsesListHelp, func(m *Main) runner { return &ResponsesListCommand{m: m} }},
 		{"responses accept", "ID", "count a late or needs-review response", responsesAcceptHelp, func(m *Main) runner { return &ResponsesAcceptCommand{m: m} }},
 		{"responses reject", "ID", "decide that a late or needs-review response does not count", responsesRejectHelp, func(m *Main) runner { return &ResponsesRejectCommand{m: m} }},
+		{"integrity", "", "report signs that someone other than the member answered, per unit, with reasons", integrityHelp, func(m *Main) runner { return &IntegrityCommand{m: m} }},
 		{"audit list", "", "list the audit log: who exported, decided, paused or changed what, when", auditListHelp, func(m *Main) runner { return &AuditListCommand{m: m} }},
 		{"failures", "", "print the delivery-failure ledger with what each class means and what to do", failuresHelp, func(m *Main) runner { return &FailuresCommand{m: m} }},
 		{"export responses", "", "write the campaign's answers as CSV or XLSX, without names unless --identified", exportResponsesHelp, func(m *Main) runner { return &ExportResponsesCommand{campaignExport: campaignExport{m: m}} }},
@@ -326,6 +327,9 @@ func (m *Main) openStore(c configFlag) (*sqlite.DB, *Config, error) {
 	}
 	db := sqlite.NewDB(cfg.Resolve(cfg.Store.Path))
 	db.Now = m.Now
+	if db.LinkKey, err = m.existingLinkKey(cfg); err != nil {
+		return nil, nil, err
+	}
 	if err := db.Open(); err != nil {
 		return nil, nil, fmt.Errorf("open store %s: %w", db.Path(), err)
 	}

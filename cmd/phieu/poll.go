@@ -70,6 +70,7 @@ func (m *Main) newPoller(db *sqlite.DB, cfg *Config, outbox *sqlite.OutboxServic
 	m.closers = append(m.closers, lock)
 	interval, _ := time.ParseDuration(cfg.IMAP.PollInterval)
 	resendAfter, _ := time.ParseDuration(cfg.IMAP.ResendAfter)
+	cluster, _ := cfg.Integrity.policy() // checked by Validate
 	resends := cfg.IMAP.Resends
 	if resends == 0 {
 		resends = -1
@@ -77,6 +78,7 @@ func (m *Main) newPoller(db *sqlite.DB, cfg *Config, outbox *sqlite.OutboxServic
 	return &poller.Poller{
 		Config: pc, Store: pollStore{sqlite.NewInboundService(db, outbox), outbox}, Campaigns: sqlite.NewCampaignService(db),
 		Logger: m.Logger, Now: m.Now, PollInterval: interval, ResendAfter: resendAfter, ResendMax: resends,
+		Integrity: cluster,
 	}, nil
 }
 
@@ -207,7 +209,10 @@ func (c *InboxListCommand) Run(ctx context.Context) error {
 const responsesListHelp = `Lists the responses read from replies, newest first, with their status:
 counted, partial (a correction was requested), late, needs_review (from
 another mailbox), superseded (a later reply replaced it) or rejected (the
-operator decided it does not count).`
+operator decided it does not count), and the day each came (phieu keeps
+no finer time with answers). Responses are tied to members through the
+installation secret: without it RESPONDENT is 0 and FROM empty, and
+--respondent is refused.`
 
 // ResponsesListCommand is "phieu responses list".
 type ResponsesListCommand struct {
@@ -251,7 +256,7 @@ func (c *ResponsesListCommand) Run(ctx context.Context) error {
 		for _, p := range r.Problems {
 			probs = append(probs, p.Code+": "+p.Message)
 		}
-		t.add(strconv.FormatInt(r.ID, 10), strconv.FormatInt(r.RespondentID, 10), strconv.Itoa(r.Seq), r.At.In(loc).Format("02/01/2006 15:04"),
+		t.add(strconv.FormatInt(r.ID, 10), strconv.FormatInt(r.RespondentID, 10), strconv.Itoa(r.Seq), r.At.In(loc).Format("02/01/2006"),
 			r.From, string(r.Status), strings.Join(ans, " "), strings.Join(probs, "; "), r.Reason)
 	}
 	return t.write(c.m.Stdout, c.format)

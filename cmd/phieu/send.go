@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -71,7 +73,34 @@ func (m *Main) openOutbox(c configFlag) (*sqlite.DB, *Config, *sqlite.OutboxServ
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	db.LinkKey = linkKey(secret) // the secret may have been created just now
 	return db, cfg, sqlite.NewOutboxService(db, refs), nil
+}
+
+// linkKey derives the key that ties responses to members (see
+// sqlite.DB.LinkKey) from the installation secret. It lives in memory
+// only: a copy of the database without the secret cannot tell who
+// answered what.
+func linkKey(secret []byte) []byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("phieu response link key v1"))
+	return mac.Sum(nil)
+}
+
+// existingLinkKey is the link key when the installation secret exists, nil
+// when it does not: a command that only reads must not create the secret,
+// and without it simply cannot tell whose a response is.
+func (m *Main) existingLinkKey(cfg *Config) ([]byte, error) {
+	if m.Getenv("PHIEU_SECRET") == "" {
+		if _, err := os.Stat(cfg.Resolve(cfg.SecretFile)); errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	secret, err := m.loadSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return linkKey(secret), nil
 }
 
 // campaignStore is what send and preview work on: the store, the outbox

@@ -197,7 +197,7 @@ func (ss *session) Data(r io.Reader) error {
 		m.Header = pm.Header
 	}
 	reply := ss.s.decide(step)
-	if reply.Queued && reply.Code == 0 && !reply.Drop {
+	if reply.Queued && reply.Code == 0 {
 		ss.s.accept(m)
 		return ss.answer(reply)
 	}

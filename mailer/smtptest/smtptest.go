@@ -71,7 +71,8 @@ type Reply struct {
 	Drop     bool          // close the connection instead of answering
 	// Queued, at data: the message is received before the reply is
 	// written, as a real MTA commits its queue file first; a client gone
-	// during Stall then has delivered a message it never heard about.
+	// during Stall, or cut off by Drop, then has delivered a message it
+	// never heard about.
 	Queued bool
 }
 

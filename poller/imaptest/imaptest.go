@@ -40,6 +40,9 @@ type Server struct {
 	User *imapmemserver.User
 	srv  *imapserver.Server
 	ln   net.Listener
+	// What Restart needs to serve the same mailboxes again.
+	sopts     *imapserver.Options
+	tlsConfig *tls.Config // implicit TLS, nil otherwise
 }
 
 // Start listens on 127.0.0.1:0 and serves until Close.
@@ -87,8 +90,12 @@ func Start(opts Options) (*Server, error) {
 	}
 	go srv.Serve(ln)
 	addr := ln.Addr().(*net.TCPAddr)
-	return &Server{Host: "127.0.0.1", Port: addr.Port, Username: opts.Username, Password: opts.Password,
-		User: user, srv: srv, ln: ln}, nil
+	s := &Server{Host: "127.0.0.1", Port: addr.Port, Username: opts.Username, Password: opts.Password,
+		User: user, srv: srv, ln: ln, sopts: sopts}
+	if opts.TLS == "tls" {
+		s.tlsConfig = tlsConfig
+	}
+	return s, nil
 }
 
 // Addr is host:port.

@@ -17,6 +17,7 @@ import (
 	"github.com/phieu/phieu/store"
 	"github.com/phieu/phieu/store/vn"
 	"github.com/phieu/phieu/store/yamlfile"
+	"github.com/phieu/phieu/templates"
 )
 
 // file mirrors the YAML. Dates, rounds and durations are read as text and
@@ -147,6 +148,11 @@ func Parse(path string, data []byte) (*store.Campaign, error) {
 			doc.Errorf("templates", "%s is not a directory of templates", t)
 		} else if abs, err := filepath.Abs(t); err == nil {
 			c.TemplateDir = abs
+			// A template that does not parse would otherwise be found by
+			// the first send, with every message of the campaign failing.
+			if _, err := templates.Load(abs); err != nil {
+				doc.Errorf("templates", "%v", err)
+			}
 		}
 	}
 

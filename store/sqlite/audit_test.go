@@ -2,10 +2,9 @@ package sqlite_test
 
 import (
 	"context"
-	"database/sql"
-	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,49 +127,18 @@ func TestAudit_AppendOnly(t *testing.T) {
 	}
 }
 
-// A database written before migration 0004 keeps every response, with its
-// id, through the rebuild of the responses table, which then accepts
+// A database written before migration 0004 keeps every response (since
+// 0005 under a new id and a member link) through the rebuild of the responses table, which then accepts
 // 'rejected' and still has its indexes.
 func TestMigration0004_KeepsResponses(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "phieu.db")
-	old, err := sql.Open("sqlite3", path+"?_foreign_keys=on")
-	if err != nil {
+	old := oldDatabase(t, path, 4, "answered_needs_review")
+	const ts = legacyTime
+	if _, err := old.Exec(`INSERT INTO responses (id, campaign_id, respondent_id, inbound_id, seq, received_at, from_addr, answers, problems, complete, status, reason)
+		VALUES (40, 3, 7, 5, 1, '` + ts + `', 'an.nv@stp.gov.test', '[]', '[]', 1, 'superseded', ''),
+		       (41, 3, 7, 5, 2, '` + ts + `', 'x@gmail.test', '[{"code":"C1","value":"8"}]', '[]', 1, 'needs_review', 'khác hộp thư')`); err != nil {
 		t.Fatal(err)
-	}
-	defer old.Close()
-	if _, err := old.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for i, name := range []string{"0001_initial.sql", "0002_outbox.sql", "0003_inbound.sql"} {
-		body, err := os.ReadFile(filepath.Join("migrations", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := old.Exec(string(body)); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if _, err := old.Exec(`INSERT INTO schema_migrations VALUES (?, ?, '2025-01-01T00:00:00.000000000Z')`, i+1, name); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const ts = "2025-07-01T01:00:00.000000000Z"
-	for _, q := range []string{
-		`INSERT INTO units (id, code, name, created_at, updated_at) VALUES (1, 'STP', 'Sở Tư pháp', '` + ts + `', '` + ts + `')`,
-		`INSERT INTO respondents (id, full_name, given_name, given_key, family_key, middle_key, unit_id, group_code, mailbox,
-			created_at, updated_at) VALUES (7, 'Nguyễn Văn An', 'An', x'01', x'02', x'03', 1, 'LDS', 'an.nv@stp.gov.test', '` + ts + `', '` + ts + `')`,
-		`INSERT INTO campaigns (id, code, title, sender_name, sender_address, reply_to, location, opens_at, deadline,
-			reminders, escalation, calendar, rates, created_at, updated_at) VALUES (3, 'PAR2025', 'Khảo sát', 'UBND', 'ks@tinh.gov.test',
-			'phieu@tinh.gov.test', 'Asia/Ho_Chi_Minh', '` + ts + `', '` + ts + `', '{}', '{}', '{}', '{}', '` + ts + `', '` + ts + `')`,
-		`INSERT INTO inbound (id, account, mailbox, uid_validity, uid, content_hash, kind, processed_at)
-			VALUES (5, 'a', 'INBOX', 1, 1, 'h', 'reply', '` + ts + `')`,
-		`INSERT INTO responses (id, campaign_id, respondent_id, inbound_id, seq, received_at, from_addr, answers, problems, complete, status, reason)
-			VALUES (40, 3, 7, 5, 1, '` + ts + `', 'an.nv@stp.gov.test', '[]', '[]', 1, 'superseded', ''),
-			       (41, 3, 7, 5, 2, '` + ts + `', 'x@gmail.test', '[{"code":"C1","value":"8"}]', '[]', 1, 'needs_review', 'khác hộp thư')`,
-	} {
-		if _, err := old.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
 	}
 	if _, err := old.Exec(`UPDATE responses SET status = 'rejected' WHERE id = 41`); err == nil {
 		t.Fatal("the schema before 0004 already accepts 'rejected': this test proves nothing")
@@ -178,7 +146,7 @@ func TestMigration0004_KeepsResponses(t *testing.T) {
 	const responsesQuery = `SELECT * FROM responses ORDER BY id`
 	var want []string
 	{
-		rows, err := old.Query(`SELECT id || '|' || status || '|' || answers || '|' || reason FROM responses ORDER BY id`)
+		rows, err := old.Query(`SELECT seq || '|' || status || '|' || answers || '|' || reason FROM responses ORDER BY seq`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +164,7 @@ func TestMigration0004_KeepsResponses(t *testing.T) {
 	}
 
 	db, _ := MustOpenDBAt(t, path)
-	got := queryStrings(t, db, `SELECT id || '|' || status || '|' || answers || '|' || reason FROM responses ORDER BY id`)
+	got := queryStrings(t, db, `SELECT seq || '|' || status || '|' || answers || '|' || reason FROM responses ORDER BY seq`)
 	if !slices.Equal(got, want) || len(got) != 2 {
 		t.Fatalf("responses after 0004: %q, want %q", got, want)
 	}
@@ -209,7 +177,11 @@ func TestMigration0004_KeepsResponses(t *testing.T) {
 	if got := queryStrings(t, db, `SELECT count(*) FROM sqlite_master WHERE name = 'responses_new'`); got[0] != "0" {
 		t.Error("responses_new left behind")
 	}
-	r, err := sqlite.NewInboundService(db, nil).RejectResponse(ctx, 41)
+	id, err := strconv.ParseInt(queryStrings(t, db, `SELECT id FROM responses WHERE status = 'needs_review'`)[0], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sqlite.NewInboundService(db, nil).RejectResponse(ctx, id)
 	if err != nil || r.Status != store.ResponseRejected {
 		t.Fatalf("reject after the migration: %+v, %v", r, err)
 	}

@@ -312,7 +312,7 @@ func (s *CampaignService) AnswerTrend(ctx context.Context, code string, now time
 
 	rows, err := tx.QueryContext(ctx, `SELECT min(received_at) FROM responses
 		WHERE campaign_id = ? AND (status = 'counted' OR (status = 'superseded' AND complete = 1))
-		GROUP BY respondent_id HAVING min(received_at) <= ?`, id, formatTime(end))
+		GROUP BY member_link HAVING min(received_at) <= ?`, id, formatTime(end))
 	if err != nil {
 		return nil, fmt.Errorf("answer trend: %w", err)
 	}

@@ -550,8 +550,10 @@ func TestCampaignService_AnswerTrend(t *testing.T) {
 		cumulative []int
 	}{
 		{"BeforeTheFirstSendDay", "PAR2025", time.Date(2025, 7, 1, 16, 59, 0, 0, time.UTC), 0, nil, nil},
-		{"FirstDay", "PAR2025", time.Date(2025, 7, 2, 10, 0, 0, 0, time.UTC), 2, []int{0}, []int{0}},
-		{"AnswersAfterNowNotYet", "PAR2025", time.Date(2025, 7, 2, 23, 0, 0, 0, time.UTC), 2, []int{1, 0}, []int{1, 1}},
+		// Responses keep only the day they came, so an answer counts for
+		// its whole day, even asked earlier that day (17:00 and 06:00).
+		{"FirstDay", "PAR2025", time.Date(2025, 7, 2, 10, 0, 0, 0, time.UTC), 2, []int{1}, []int{1}},
+		{"TheWholeDayCounts", "PAR2025", time.Date(2025, 7, 2, 23, 0, 0, 0, time.UTC), 2, []int{1, 1}, []int{1, 2}},
 		{"DuringTheCampaign", "PAR2025", time.Date(2025, 7, 5, 3, 0, 0, 0, time.UTC), 2, []int{1, 1, 1, 0}, []int{1, 2, 3, 3}},
 		{"NothingSent", "SIPAS2025", time.Date(2025, 7, 5, 3, 0, 0, 0, time.UTC), 0, nil, nil},
 	} {

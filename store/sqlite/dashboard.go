@@ -235,7 +235,10 @@ func (s *DashboardService) FindDeferred(ctx context.Context, code string, limit 
 }
 
 // FindResponseContexts reads who each response is from and the subject of
-// the reply it came in.
+// the reply it came in. Responses name no one: the member is found through
+// the response's link (which needs the link key), and the reply is the
+// member's newest one in the campaign that asked for a person. Without the
+// key only the unit is known and Name says so.
 func (s *DashboardService) FindResponseContexts(ctx context.Context, ids []int64) (map[int64]*store.ResponseContext, error) {
 	out := map[int64]*store.ResponseContext{}
 	if len(ids) == 0 {
@@ -246,30 +249,37 @@ func (s *DashboardService) FindResponseContexts(ctx context.Context, ids []int64
 		return nil, fmt.Errorf("find response contexts: %w", err)
 	}
 	defer tx.Rollback()
-	// Chunks keep each statement well under SQLite's variable limit.
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
+	for _, id := range ids {
+		c := &store.ResponseContext{ResponseID: id}
+		var campaignID int64
+		var link string
+		err := tx.QueryRowContext(ctx, `SELECT r.campaign_id, r.member_link, r.unit_code, coalesce(u.name, '')
+			FROM responses r LEFT JOIN units u ON u.code = r.unit_code WHERE r.id = ?`, id).Scan(&campaignID, &link, &c.UnitCode, &c.UnitName)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("find response contexts: %w", err)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT r.id, p.full_name, p.title, p.mailbox, u.code, u.name,
-				coalesce(i.subject, ''), coalesce(i.review, '')
-			FROM responses r JOIN respondents p ON p.id = r.respondent_id JOIN units u ON u.id = p.unit_id
-			LEFT JOIN inbound i ON i.id = r.inbound_id
-			WHERE r.id IN (`+placeholders(len(chunk))+`)`, args...)
+		out[id] = c
+		if len(s.db.LinkKey) == 0 {
+			c.Name = "không xác định được (thiếu khóa)"
+			continue
+		}
+		respondentID, err := s.db.memberOf(ctx, tx, campaignID, link)
 		if err != nil {
 			return nil, fmt.Errorf("find response contexts: %w", err)
 		}
-		for rows.Next() {
-			c := &store.ResponseContext{}
-			if err := rows.Scan(&c.ResponseID, &c.Name, &c.Title, &c.Mailbox, &c.UnitCode, &c.UnitName, &c.Subject, &c.Review); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("find response contexts: %w", err)
-			}
-			out[c.ResponseID] = c
+		if respondentID == 0 {
+			c.Name = "không xác định được (không thành viên nào khớp)"
+			continue
 		}
-		if err := closeRows(rows); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT p.full_name, p.title, p.mailbox, u.code, u.name,
+				coalesce(i.subject, ''), coalesce(i.review, '')
+			FROM respondents p JOIN units u ON u.id = p.unit_id
+			LEFT JOIN inbound i ON i.id = (SELECT max(id) FROM inbound WHERE campaign_id = ? AND respondent_id = p.id
+				AND kind = 'reply' AND review <> '')
+			WHERE p.id = ?`, campaignID, respondentID).Scan(&c.Name, &c.Title, &c.Mailbox, &c.UnitCode, &c.UnitName,
+			&c.Subject, &c.Review); err != nil {
 			return nil, fmt.Errorf("find response contexts: %w", err)
 		}
 	}

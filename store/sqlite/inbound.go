@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -95,18 +96,19 @@ const (
 			VALUES (?, ?, ?, ?, ?, 'dsn', ?, ?, ?, ?, ?, ?, 'dsn', ?, ?)`
 	addressFailedQuery = `UPDATE campaign_members SET status = 'address_failed', status_changed_at = ?
 				WHERE campaign_id = ? AND respondent_id = ? AND status IN ('not_invited', 'invited')`
-	nextResponseSeqQuery    = `SELECT coalesce(max(seq), 0) + 1 FROM responses WHERE campaign_id = ? AND respondent_id = ?`
+	nextResponseSeqQuery    = `SELECT coalesce(max(seq), 0) + 1 FROM responses WHERE campaign_id = ? AND member_link = ?`
 	supersedeResponsesQuery = `UPDATE responses SET status = 'superseded'
-			WHERE campaign_id = ? AND respondent_id = ? AND status IN ('counted', 'partial')`
-	insertResponseQuery = `INSERT INTO responses (campaign_id, respondent_id, inbound_id, seq, received_at,
-		from_addr, answers, problems, complete, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+			WHERE campaign_id = ? AND member_link = ? AND status IN ('counted', 'partial')`
+	responseSnapshotQuery = `SELECT u.code, p.group_code, c.location FROM respondents p JOIN units u ON u.id = p.unit_id
+		JOIN campaigns c ON c.id = ? WHERE p.id = ?`
 	answeredQuery = `UPDATE campaign_members SET status = 'answered', status_changed_at = ?
 			WHERE campaign_id = ? AND respondent_id = ? AND status <> 'answered'`
 	answeredNeedsReviewQuery = `UPDATE campaign_members SET status = 'answered_needs_review', status_changed_at = ?
 			WHERE campaign_id = ? AND respondent_id = ? AND status IN ('not_invited', 'invited', 'address_failed')`
 )
 
-var recordQueries = []string{campaignIDQuery, insertDSNFailureQuery, addressFailedQuery, nextResponseSeqQuery, supersedeResponsesQuery, insertResponseQuery, answeredQuery, answeredNeedsReviewQuery}
+var recordQueries = []string{campaignIDQuery, insertDSNFailureQuery, addressFailedQuery, nextResponseSeqQuery, supersedeResponsesQuery,
+	responseSnapshotQuery, insertResponseQuery, answeredQuery, answeredNeedsReviewQuery}
 
 var inboundQueries = [4]string{
 	`SELECT id, folder FROM inbound WHERE content_hash = ? AND message_id = ?`,
@@ -225,9 +227,23 @@ func (s *InboundService) record(ctx context.Context, tx *Tx, stmts [4]*sql.Stmt,
 		}
 	}
 	if len(m.Enqueue) > 0 {
-		for _, q := range m.Enqueue {
+		// Receipts and corrections repeat answers: they are stored sealed,
+		// and the caller keeps its plain payloads.
+		plain := make([][]byte, len(m.Enqueue))
+		defer func() {
+			for i, q := range m.Enqueue {
+				q.Payload = plain[i]
+			}
+		}()
+		for i, q := range m.Enqueue {
 			if q.Round == 0 && m.Response != nil && (q.Kind == store.KindReceipt || q.Kind == store.KindCorrection) {
 				q.Round = m.Response.Seq // one receipt per response
+			}
+			plain[i] = q.Payload
+			if sealsPayload(q.Kind) {
+				if q.Payload, err = seal(s.db.LinkKey, q.Payload); err != nil {
+					return false, fmt.Errorf("enqueue: %w", err)
+				}
 			}
 		}
 		if _, err := s.outbox.enqueue(ctx, tx, m.Enqueue, false); err != nil {
@@ -237,10 +253,19 @@ func (s *InboundService) record(ctx context.Context, tx *Tx, stmts [4]*sql.Stmt,
 	return false, nil
 }
 
+// recordResponse stores the reply's answers under the member's link, with
+// a random id, the day it came and the member's unit and group; nothing
+// on the row names the member, the sender or the message.
 func (s *InboundService) recordResponse(ctx context.Context, tx *Tx, campaignID int64, m *store.InboundMessage, r *store.Response) error {
-	now := formatTime(tx.now)
-	if err := tx.queryRow(ctx, nextResponseSeqQuery,
-		campaignID, r.RespondentID).Scan(&r.Seq); err != nil {
+	link, err := s.db.link(m.CampaignCode, r.RespondentID)
+	if err != nil {
+		return err
+	}
+	var location string
+	if err := tx.queryRow(ctx, responseSnapshotQuery, campaignID, r.RespondentID).Scan(&r.UnitCode, &r.GroupCode, &location); err != nil {
+		return fmt.Errorf("member %d: %w", r.RespondentID, err)
+	}
+	if err := tx.queryRow(ctx, nextResponseSeqQuery, campaignID, link).Scan(&r.Seq); err != nil {
 		return err
 	}
 	answers, err := json.Marshal(nonNil(r.Answers))
@@ -255,17 +280,34 @@ func (s *InboundService) recordResponse(ctx context.Context, tx *Tx, campaignID 
 	// current one; a late reply or one from another mailbox waits for the
 	// operator and leaves the counted answer alone.
 	if r.Status == store.ResponseCounted || r.Status == store.ResponsePartial {
-		if _, err := tx.exec(ctx, supersedeResponsesQuery, campaignID, r.RespondentID); err != nil {
+		if _, err := tx.exec(ctx, supersedeResponsesQuery, campaignID, link); err != nil {
 			return err
 		}
 	}
-	r.InboundID, r.At, r.CampaignCode = m.ID, tx.now, m.CampaignCode
-	if err := tx.queryRow(ctx, insertResponseQuery,
-		campaignID, r.RespondentID, m.ID, r.Seq, now, r.From, answers, problems, r.Complete, string(r.Status), r.Reason).Scan(&r.ID); err != nil {
+	r.InboundID, r.CampaignCode = m.ID, m.CampaignCode
+	r.At = receivedDay(tx.now, (&store.Campaign{Location: location}).Loc())
+	r.Reason = storedReason(r)
+	if r.ID, err = insertResponse(ctx, tx, campaignID, link, int64(r.Seq), r.At, r.UnitCode, r.GroupCode,
+		string(answers), string(problems), r.Complete, string(r.Status), r.Reason); err != nil {
 		return err
 	}
 	return setAnsweredStatus(ctx, tx, campaignID, r.RespondentID, r.Status)
 }
+
+// storedReason is the reason kept with a response. A late reply's exact
+// time and another sender's address would tie the answers to the inbound
+// message (which keeps both, with the sender): the response only says why.
+func storedReason(r *store.Response) string {
+	switch r.Status {
+	case store.ResponseLate:
+		return "trả lời sau hạn"
+	case store.ResponseNeedsReview:
+		return otherMailboxReason
+	}
+	return r.Reason
+}
+
+const otherMailboxReason = "trả lời từ hộp thư khác"
 
 // setAnsweredStatus moves the member to the status the response earns.
 func setAnsweredStatus(ctx context.Context, tx *Tx, campaignID, respondentID int64, status store.ResponseStatus) error {
@@ -287,45 +329,54 @@ func setAnsweredStatus(ctx context.Context, tx *Tx, campaignID, respondentID int
 type reviewed struct {
 	r          *store.Response
 	campaignID int64
+	link       string
 	mailbox    string             // the member's primary mailbox
 	member     store.MemberStatus // before the decision
 }
 
-// findReviewed loads response id within tx and checks that it waits for a
-// decision: only late and needs-review responses do.
-func findReviewed(ctx context.Context, tx *Tx, id int64) (*reviewed, error) {
-	rs, err := findResponses(ctx, tx, `r.id = ?`, id)
+// findReviewed loads response id within tx, finds its member through the
+// link (which needs the key) and checks that it waits for a decision: only
+// late and needs-review responses do.
+func (s *InboundService) findReviewed(ctx context.Context, tx *Tx, id int64) (*reviewed, error) {
+	rs, err := s.findResponses(ctx, tx, `r.id = ?`, id)
 	if err != nil {
 		return nil, err
 	}
 	if len(rs) == 0 {
 		return nil, store.Errorf(store.ENOTFOUND, "response %d not found", id)
 	}
-	rv := &reviewed{r: rs[0]}
+	rv := &reviewed{r: rs[0].Response, campaignID: rs[0].campaignID, link: rs[0].link}
 	switch rv.r.Status {
 	case store.ResponseLate, store.ResponseNeedsReview:
 	default:
 		return nil, store.Errorf(store.EINVALID, "response %d is %s: only late or needs-review responses wait for the operator's decision", id, rv.r.Status)
 	}
+	if len(s.db.LinkKey) == 0 {
+		return nil, errNoLinkKey
+	}
+	if rv.r.RespondentID == 0 {
+		return nil, store.Errorf(store.ENOTFOUND, "response %d belongs to no member of campaign %s (was the installation secret changed?)", id, rv.r.CampaignCode)
+	}
 	var member string
-	if err := tx.QueryRowContext(ctx, `SELECT r.campaign_id, p.mailbox, coalesce(m.status, '') FROM responses r
-		JOIN respondents p ON p.id = r.respondent_id
-		LEFT JOIN campaign_members m ON m.campaign_id = r.campaign_id AND m.respondent_id = r.respondent_id
-		WHERE r.id = ?`, id).Scan(&rv.campaignID, &rv.mailbox, &member); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT p.mailbox, coalesce(m.status, '') FROM respondents p
+		LEFT JOIN campaign_members m ON m.campaign_id = ? AND m.respondent_id = p.id
+		WHERE p.id = ?`, rv.campaignID, rv.r.RespondentID).Scan(&rv.mailbox, &member); err != nil {
 		return nil, err
 	}
 	rv.member = store.MemberStatus(member)
 	return rv, nil
 }
 
-// audit records the operator's decision on rv within tx.
+// audit records the operator's decision on rv within tx. It names the
+// member and the response's number among theirs, not the response id: the
+// audit log must not become the link between people and answers.
 func (rv *reviewed) audit(ctx context.Context, tx *Tx, action store.AuditAction, member store.MemberStatus) error {
 	return recordAudit(ctx, tx, &store.AuditEntry{
 		Action:   action,
 		Campaign: rv.r.CampaignCode,
-		Subject:  fmt.Sprintf("response %d", rv.r.ID),
-		Detail: fmt.Sprintf("respondent=%d mailbox=%s response=%s member=%s→%s",
-			rv.r.RespondentID, rv.mailbox, rv.r.Status, rv.member, member),
+		Subject:  fmt.Sprintf("respondent %d", rv.r.RespondentID),
+		Detail: fmt.Sprintf("respondent=%d mailbox=%s seq=%d response=%s member=%s→%s",
+			rv.r.RespondentID, rv.mailbox, rv.r.Seq, rv.r.Status, rv.member, member),
 	})
 }
 
@@ -344,7 +395,7 @@ func (s *InboundService) AcceptResponse(ctx context.Context, id int64) (*store.R
 		return nil, fmt.Errorf("accept response: %w", err)
 	}
 	defer tx.Rollback()
-	rv, err := findReviewed(ctx, tx, id)
+	rv, err := s.findReviewed(ctx, tx, id)
 	if err != nil {
 		return nil, fmt.Errorf("accept response: %w", err)
 	}
@@ -353,7 +404,7 @@ func (s *InboundService) AcceptResponse(ctx context.Context, id int64) (*store.R
 		return nil, store.Errorf(store.EINVALID, "response %d is incomplete: it cannot be counted", id)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE responses SET status = 'superseded'
-		WHERE campaign_id = ? AND respondent_id = ? AND status IN ('counted', 'partial') AND id <> ?`, rv.campaignID, r.RespondentID, id); err != nil {
+		WHERE campaign_id = ? AND member_link = ? AND status IN ('counted', 'partial') AND id <> ?`, rv.campaignID, rv.link, id); err != nil {
 		return nil, fmt.Errorf("accept response: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE responses SET status = 'counted', reason = reason || ? WHERE id = ?`, acceptedMark, id); err != nil {
@@ -383,7 +434,7 @@ func (s *InboundService) RejectResponse(ctx context.Context, id int64) (*store.R
 		return nil, fmt.Errorf("reject response: %w", err)
 	}
 	defer tx.Rollback()
-	rv, err := findReviewed(ctx, tx, id)
+	rv, err := s.findReviewed(ctx, tx, id)
 	if err != nil {
 		return nil, fmt.Errorf("reject response: %w", err)
 	}
@@ -419,7 +470,7 @@ func statusAfterReject(ctx context.Context, tx *Tx, rv *reviewed) (store.MemberS
 	}
 	var counted, waiting int
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(status = 'counted'), 0), coalesce(sum(status = 'needs_review'), 0)
-		FROM responses WHERE campaign_id = ? AND respondent_id = ?`, rv.campaignID, rv.r.RespondentID).Scan(&counted, &waiting); err != nil {
+		FROM responses WHERE campaign_id = ? AND member_link = ?`, rv.campaignID, rv.link).Scan(&counted, &waiting); err != nil {
 		return "", err
 	}
 	switch {
@@ -435,71 +486,158 @@ func statusAfterReject(ctx context.Context, tx *Tx, rv *reviewed) (store.MemberS
 
 // FindReviewQueue lists the late and needs-review responses waiting for the
 // operator, oldest first; every campaign's when campaignCode is "".
+// Without the link key their RespondentID and From are unknown (0, "").
 func (s *InboundService) FindReviewQueue(ctx context.Context, campaignCode string) ([]*store.Response, error) {
-	rows, err := s.db.read.QueryContext(ctx, responsesSelect+` WHERE r.status IN ('late', 'needs_review')
-		AND (? = '' OR c.code = ?) ORDER BY r.id`, campaignCode, campaignCode)
+	tx, err := s.db.BeginTx(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("find review queue: %w", err)
 	}
-	rs, err := scanResponses(rows)
+	defer tx.Rollback()
+	rs, err := s.findResponses(ctx, tx, `r.status IN ('late', 'needs_review') AND (? = '' OR c.code = ?)`, campaignCode, campaignCode)
 	if err != nil {
 		return nil, fmt.Errorf("find review queue: %w", err)
 	}
-	return rs, nil
+	// Ids are random: oldest first is by day, then by the member's count.
+	sort.SliceStable(rs, func(i, j int) bool {
+		if !rs[i].At.Equal(rs[j].At) {
+			return rs[i].At.Before(rs[j].At)
+		}
+		return rs[i].Seq < rs[j].Seq
+	})
+	return plain(rs), nil
 }
 
-// FindResponses returns a member's responses, newest first.
+// FindResponses returns a member's responses, newest first, or every
+// response of the campaign when respondentID is 0. A member's responses
+// are found through their link, which needs the key; the whole campaign's
+// can be read without it, de-identified (RespondentID 0, From "").
 func (s *InboundService) FindResponses(ctx context.Context, campaignCode string, respondentID int64) ([]*store.Response, error) {
-	if respondentID != 0 {
-		// The poller asks this for every reply: a cached statement.
-		st, err := s.db.stmt(ctx, false, responsesSelect+` WHERE c.code = ? AND r.respondent_id = ? ORDER BY r.id DESC`)
-		if err != nil {
-			return nil, fmt.Errorf("find responses: %w", err)
-		}
-		rows, err := st.QueryContext(ctx, campaignCode, respondentID)
-		if err != nil {
-			return nil, fmt.Errorf("find responses: %w", err)
-		}
-		rs, err := scanResponses(rows)
-		if err != nil {
-			return nil, fmt.Errorf("find responses: %w", err)
-		}
-		return rs, nil
-	}
 	tx, err := s.db.BeginTx(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("find responses: %w", err)
 	}
 	defer tx.Rollback()
-	rs, err := findResponses(ctx, tx, `c.code = ?`, campaignCode)
-	if err != nil {
+	var rs []*linkedResponse
+	if respondentID != 0 {
+		link, err := s.db.link(campaignCode, respondentID)
+		if err != nil {
+			return nil, fmt.Errorf("find responses: %w", err)
+		}
+		rs, err = s.findResponses(ctx, tx, `c.code = ? AND r.member_link = ?`, campaignCode, link)
+		if err != nil {
+			return nil, fmt.Errorf("find responses: %w", err)
+		}
+	} else if rs, err = s.findResponses(ctx, tx, `c.code = ?`, campaignCode); err != nil {
 		return nil, fmt.Errorf("find responses: %w", err)
+	}
+	// Newest first: by day, then by the member's count; ids say nothing.
+	sort.SliceStable(rs, func(i, j int) bool {
+		if !rs[i].At.Equal(rs[j].At) {
+			return rs[i].At.After(rs[j].At)
+		}
+		return rs[i].Seq > rs[j].Seq
+	})
+	return plain(rs), nil
+}
+
+// ResponseMember returns the campaign and member a response belongs to,
+// found by computing the links of the campaign's members. Without the link
+// key, or when no member has the response's link, the error is ENOTFOUND.
+func (s *InboundService) ResponseMember(ctx context.Context, responseID int64) (campaignCode string, respondentID int64, err error) {
+	var campaignID int64
+	var link string
+	err = s.db.read.QueryRowContext(ctx, `SELECT c.code, r.campaign_id, r.member_link FROM responses r
+		JOIN campaigns c ON c.id = r.campaign_id WHERE r.id = ?`, responseID).Scan(&campaignCode, &campaignID, &link)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, store.Errorf(store.ENOTFOUND, "response %d not found", responseID)
+	} else if err != nil {
+		return "", 0, fmt.Errorf("response member: %w", err)
+	}
+	if respondentID, err = s.db.memberOf(ctx, s.db.read, campaignID, link); err != nil {
+		return "", 0, fmt.Errorf("response member: %w", err)
+	}
+	if respondentID == 0 {
+		return "", 0, store.Errorf(store.ENOTFOUND, "response %d belongs to no member of campaign %s", responseID, campaignCode)
+	}
+	return campaignCode, respondentID, nil
+}
+
+// linkedResponse is a response with what ties it to its member.
+type linkedResponse struct {
+	*store.Response
+	campaignID int64
+	link       string
+}
+
+func plain(rs []*linkedResponse) []*store.Response {
+	out := make([]*store.Response, len(rs))
+	for i, r := range rs {
+		out[i] = r.Response
+	}
+	return out
+}
+
+const responsesSelect = `SELECT r.id, c.code, r.campaign_id, r.member_link, r.seq, r.received_at, r.unit_code, r.group_code,
+		r.answers, r.problems, r.complete, r.status, r.reason
+		FROM responses r JOIN campaigns c ON c.id = r.campaign_id`
+
+// findResponses reads the responses matching where and, with the link key,
+// fills in each one's member and sender.
+func (s *InboundService) findResponses(ctx context.Context, tx *Tx, where string, args ...any) ([]*linkedResponse, error) {
+	rows, err := tx.QueryContext(ctx, responsesSelect+` WHERE `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := scanResponses(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.db.LinkKey) == 0 {
+		return rs, nil
+	}
+	for _, r := range rs {
+		if r.RespondentID, err = s.db.memberOf(ctx, tx, r.campaignID, r.link); err != nil {
+			return nil, err
+		}
+		if r.RespondentID == 0 {
+			continue
+		}
+		if err := responseSender(ctx, tx, r); err != nil {
+			return nil, err
+		}
 	}
 	return rs, nil
 }
 
-const responsesSelect = `SELECT r.id, c.code, r.respondent_id, r.inbound_id, r.seq, r.received_at, r.from_addr,
-		r.answers, r.problems, r.complete, r.status, r.reason
-		FROM responses r JOIN campaigns c ON c.id = r.campaign_id`
-
-func findResponses(ctx context.Context, tx *Tx, where string, args ...any) ([]*store.Response, error) {
-	rows, err := tx.QueryContext(ctx, responsesSelect+` WHERE `+where+` ORDER BY r.id DESC`, args...)
-	if err != nil {
-		return nil, err
+// responseSender fills in who sent r: the member's own mailbox, or for a
+// reply from another mailbox (waiting or decided) the sender the inbound
+// message recorded, which stays on the identity side.
+func responseSender(ctx context.Context, tx *Tx, r *linkedResponse) error {
+	other := r.Status == store.ResponseNeedsReview || strings.HasPrefix(r.Reason, otherMailboxReason)
+	var mailbox, sender string
+	if err := tx.QueryRowContext(ctx, `SELECT p.mailbox, CASE WHEN ? THEN coalesce((SELECT i.from_addr FROM inbound i
+			WHERE i.campaign_id = ? AND i.respondent_id = p.id AND i.kind = 'reply' AND i.review <> '' AND i.from_addr <> p.mailbox
+			ORDER BY i.id DESC LIMIT 1), '') ELSE '' END
+		FROM respondents p WHERE p.id = ?`, other, r.campaignID, r.RespondentID).Scan(&mailbox, &sender); err != nil {
+		return err
 	}
-	return scanResponses(rows)
+	r.From = mailbox
+	if sender != "" {
+		r.From = sender
+	}
+	return nil
 }
 
 // scanResponses reads and closes rows of responsesSelect.
-func scanResponses(rows *sql.Rows) ([]*store.Response, error) {
+func scanResponses(rows *sql.Rows) ([]*linkedResponse, error) {
 	defer rows.Close()
-	var out []*store.Response
+	var out []*linkedResponse
 	for rows.Next() {
-		r := &store.Response{}
+		r := &linkedResponse{Response: &store.Response{}}
 		var at, status string
 		var answers, problems []byte
-		if err := rows.Scan(&r.ID, &r.CampaignCode, &r.RespondentID, &r.InboundID, &r.Seq, &at, &r.From, &answers, &problems,
-			&r.Complete, &status, &r.Reason); err != nil {
+		if err := rows.Scan(&r.ID, &r.CampaignCode, &r.campaignID, &r.link, &r.Seq, &at, &r.UnitCode, &r.GroupCode,
+			&answers, &problems, &r.Complete, &status, &r.Reason); err != nil {
 			return nil, err
 		}
 		r.Status = store.ResponseStatus(status)
@@ -695,7 +833,7 @@ func (s *InboundService) findOutboxBy(ctx context.Context, column, value string)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := scanOutbox(rows)
+	msgs, err := scanOutbox(rows, s.db.LinkKey)
 	if err != nil || len(msgs) == 0 {
 		return nil, err
 	}

@@ -262,8 +262,10 @@ func TestInboundService_RejectResponse(t *testing.T) {
 				t.Fatalf("%d review_reject entries, want 1", len(es))
 			}
 			e := es[0]
-			wantDetail := fmt.Sprintf("respondent=%d mailbox=an.nv@stp.gov.test response=%s member=%s→%s", an, target.Status, memberBefore, tc.wantMember)
-			if e.Actor != "cli:thu" || e.Campaign != "PAR2025" || e.Subject != fmt.Sprintf("response %d", target.ID) ||
+			// The entry names the member and which of their responses, never
+			// the response id: the audit log must not link people to answers.
+			wantDetail := fmt.Sprintf("respondent=%d mailbox=an.nv@stp.gov.test seq=%d response=%s member=%s→%s", an, target.Seq, target.Status, memberBefore, tc.wantMember)
+			if e.Actor != "cli:thu" || e.Campaign != "PAR2025" || e.Subject != fmt.Sprintf("respondent %d", an) ||
 				e.Detail != wantDetail || !e.At.Equal(clock.Now().Truncate(time.Microsecond)) {
 				t.Errorf("audit entry %+v, want detail %q", e, wantDetail)
 			}
@@ -343,8 +345,8 @@ func TestInboundService_AcceptAudited(t *testing.T) {
 		t.Errorf("accepted: %s %q", got.Status, got.Reason)
 	}
 	es := auditEntries(t, db, store.AuditReviewAccept)
-	want := fmt.Sprintf("respondent=%d mailbox=an.nv@stp.gov.test response=needs_review member=answered_needs_review→answered", an)
-	if len(es) != 1 || es[0].Actor != "Nguyễn Thị Ánh" || es[0].Subject != fmt.Sprintf("response %d", r.ID) || es[0].Detail != want {
+	want := fmt.Sprintf("respondent=%d mailbox=an.nv@stp.gov.test seq=1 response=needs_review member=answered_needs_review→answered", an)
+	if len(es) != 1 || es[0].Actor != "Nguyễn Thị Ánh" || es[0].Subject != fmt.Sprintf("respondent %d", an) || es[0].Detail != want {
 		t.Fatalf("audit: %+v, want detail %q", es, want)
 	}
 	if _, err := in.AcceptResponse(ctx, r.ID); store.ErrorCode(err) != store.EINVALID {
@@ -368,6 +370,7 @@ func TestInboundService_FindReviewQueue(t *testing.T) {
 	rp := &replies{tb: t, in: in, clock: clock}
 	rp.record(an, "an.nv@stp.gov.test", store.ResponseCounted)
 	late := rp.record(an, "an.nv@stp.gov.test", store.ResponseLate)
+	clock.Add(24 * time.Hour) // only the day is stored: oldest first is by day
 	review := rp.record(bich, "x@gmail.test", store.ResponseNeedsReview)
 	rejected := rp.record(bich, "y@gmail.test", store.ResponseNeedsReview)
 	rp.record(bich, "bich.tt@stp.gov.test", store.ResponsePartial)

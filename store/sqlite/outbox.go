@@ -168,7 +168,7 @@ func (s *OutboxService) enqueue(ctx context.Context, tx *Tx, msgs []*store.Outbo
 		if err != nil {
 			return 0, err
 		}
-		stored, err := scanOutbox(rows)
+		stored, err := scanOutbox(rows, s.db.LinkKey)
 		if err != nil {
 			return 0, err
 		}
@@ -732,11 +732,12 @@ func findOutbox(ctx context.Context, tx *Tx, f store.OutboxFilter, ids ...int64)
 	if err != nil {
 		return nil, err
 	}
-	return scanOutbox(rows)
+	return scanOutbox(rows, tx.db.LinkKey)
 }
 
-// scanOutbox reads and closes rows of outboxColumns.
-func scanOutbox(rows *sql.Rows) ([]*store.OutboxMessage, error) {
+// scanOutbox reads and closes rows of outboxColumns, opening sealed
+// payloads with linkKey (link.go).
+func scanOutbox(rows *sql.Rows, linkKey []byte) ([]*store.OutboxMessage, error) {
 	defer rows.Close()
 	var msgs []*store.OutboxMessage
 	for rows.Next() {
@@ -753,6 +754,9 @@ func scanOutbox(rows *sql.Rows) ([]*store.OutboxMessage, error) {
 			return nil, err
 		}
 		m.Kind, m.State = store.MessageKind(kind), store.OutboxState(state)
+		if m.Payload, err = unseal(linkKey, m.Payload); err != nil {
+			return nil, fmt.Errorf("outbox %d: %w", m.ID, err)
+		}
 		for _, t := range []struct {
 			dst *time.Time
 			s   string

@@ -71,6 +71,14 @@ type DB struct {
 	// it. Defaults to time.Now.
 	Now func() time.Time
 
+	// LinkKey ties responses to members (see link.go). It is derived from
+	// the installation secret, held in memory only, and set by the caller
+	// before Open. Without it answers can be stored nowhere and read only
+	// de-identified.
+	LinkKey []byte
+
+	links linkCache // campaign id -> member link -> respondent id
+
 	write *sql.DB // one connection, BEGIN IMMEDIATE
 	read  *sql.DB // query_only pool
 
@@ -220,6 +228,9 @@ func (db *DB) open(ctx context.Context) (err error) {
 		return fmt.Errorf("sqlite: %s: journal mode is %q, not WAL (is the file on a network share?)", db.DSN, mode)
 	}
 	if err := db.migrate(ctx); err != nil {
+		return err
+	}
+	if err := db.relink(ctx); err != nil {
 		return err
 	}
 

@@ -29,12 +29,17 @@ func MustOpenDB(tb testing.TB) (*sqlite.DB, *Clock) {
 	return MustOpenDBAt(tb, filepath.Join(tb.TempDir(), "phieu.db"))
 }
 
-// MustOpenDBAt opens the database file at path.
+// testLinkKey ties responses to members in tests; a real one is derived
+// from the installation secret.
+var testLinkKey = []byte("test link key, never a real one!")
+
+// MustOpenDBAt opens the database file at path with testLinkKey.
 func MustOpenDBAt(tb testing.TB, path string) (*sqlite.DB, *Clock) {
 	tb.Helper()
 	clock := storetest.NewClock(t0)
 	db := sqlite.NewDB(path)
 	db.Now = clock.Now
+	db.LinkKey = testLinkKey
 	if err := db.Open(); err != nil {
 		tb.Fatal(err)
 	}

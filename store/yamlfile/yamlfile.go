@@ -4,10 +4,12 @@
 package yamlfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -33,6 +35,13 @@ type Doc struct {
 // errors, unknown keys and wrong types are returned as *Errors. The returned
 // Doc collects further problems with Errorf; call Err when done.
 func Parse(path string, data []byte, v any) (*Doc, error) {
+	// Windows Notepad starts UTF-8 files with a byte-order mark; it is not
+	// part of the first key.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	if p, ok := badByte(data); ok {
+		p.File = path
+		return nil, &Errors{List: []store.Problem{p}}
+	}
 	d := &Doc{Path: path, data: data}
 	if strings.ContainsRune(string(data), '\t') {
 		for i, line := range strings.Split(string(data), "\n") {
@@ -53,10 +62,129 @@ func Parse(path string, data []byte, v any) (*Doc, error) {
 	if len(strings.TrimSpace(string(data))) == 0 {
 		return nil, &Errors{List: []store.Problem{{File: path, Message: "file is empty"}}}
 	}
+	if p, ok := tooLarge(file); ok {
+		p.File = path
+		return nil, &Errors{List: []store.Problem{p}}
+	}
 	if err := decode(data, v); err != nil {
 		return nil, d.fromLibrary(err)
 	}
 	return d, nil
+}
+
+// badByte finds the first byte that cannot be in a YAML file: one that is
+// not UTF-8 (the library would silently turn it into U+FFFD, and a garbled
+// title would go out in every message), a NUL or another control character.
+func badByte(data []byte) (store.Problem, bool) {
+	line, lineStart := 1, 0
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		var msg string
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			msg = "not valid UTF-8: save the file as UTF-8 (in Notepad: Save As, Encoding UTF-8)"
+		case r == 0:
+			msg = "contains a NUL byte: the file is damaged or not text"
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r', r == 0x7f:
+			msg = fmt.Sprintf("contains the control character U+%04X, which YAML does not allow", r)
+		}
+		if msg != "" {
+			return store.Problem{Line: line, Col: 1 + utf8.RuneCount(data[lineStart:i]), Message: msg}, true
+		}
+		if r == '\n' {
+			line, lineStart = line+1, i+1
+		}
+		i += size
+	}
+	return store.Problem{}, false
+}
+
+// maxExpanded bounds how many values a document may stand for once its
+// aliases are expanded: a "billion laughs" file of ten lines, anchors of
+// anchors, would otherwise have the decoder build billions of values and
+// never return. phieu's files hold a few hundred.
+const maxExpanded = 100_000
+
+// tooLarge reports, at the alias that expands the most, a document that
+// would exceed maxExpanded values.
+func tooLarge(file *ast.File) (store.Problem, bool) {
+	e := expansion{anchors: map[string]int{}}
+	total := 0
+	for _, doc := range file.Docs {
+		total = e.add(total, e.size(doc))
+	}
+	if total <= maxExpanded {
+		return store.Problem{}, false
+	}
+	p := store.Problem{Message: fmt.Sprintf("aliases (*name) expand this file to more than %d values: write the values out instead of repeating anchors", maxExpanded)}
+	if e.worst != nil {
+		if tok := e.worst.GetToken(); tok != nil && tok.Position != nil {
+			p.Line, p.Col = tok.Position.Line, tok.Position.Column
+		}
+	}
+	return p, true
+}
+
+type expansion struct {
+	anchors   map[string]int // anchor name → values it stands for
+	worst     *ast.AliasNode
+	worstSize int
+}
+
+// add sums sizes, saturating just above the bound so that nothing overflows.
+func (e *expansion) add(a, b int) int { return min(a+b, maxExpanded+1) }
+
+func (e *expansion) size(n ast.Node) int {
+	if n == nil || reflect.ValueOf(n).IsNil() {
+		return 0
+	}
+	switch n := n.(type) {
+	case *ast.DocumentNode:
+		return e.size(n.Body)
+	case *ast.MappingNode:
+		return sizeAll(e, n.Values)
+	case *ast.MappingValueNode:
+		return e.add(e.size(n.Key), e.size(n.Value))
+	case *ast.MappingKeyNode:
+		return e.size(n.Value)
+	case *ast.SequenceNode:
+		return sizeAll(e, n.Values)
+	case *ast.TagNode:
+		return e.size(n.Value)
+	case *ast.AnchorNode:
+		size := e.size(n.Value)
+		e.anchors[nodeText(n.Name)] = size
+		return size
+	case *ast.AliasNode:
+		size, ok := e.anchors[nodeText(n.Value)]
+		if !ok {
+			size = 1
+		}
+		if size > e.worstSize {
+			e.worst, e.worstSize = n, size
+		}
+		return size
+	}
+	return 1
+}
+
+// sizeAll is the size of a mapping or sequence: itself and its values.
+func sizeAll[N ast.Node](e *expansion, values []N) int {
+	total := 1
+	for _, v := range values {
+		total = e.add(total, e.size(v))
+	}
+	return total
+}
+
+func nodeText(n ast.Node) string {
+	if n == nil || reflect.ValueOf(n).IsNil() {
+		return ""
+	}
+	if tok := n.GetToken(); tok != nil {
+		return tok.Value
+	}
+	return n.String()
 }
 
 // decode runs the YAML decoder, turning a panic inside it into an error:
@@ -74,6 +202,9 @@ func decode(data []byte, v any) (err error) {
 // fromLibrary turns the YAML library's error into a positioned problem,
 // rephrasing its Go-type vocabulary for the people who edit these files.
 func (d *Doc) fromLibrary(err error) error {
+	if errors.Is(err, yaml.ErrExceededMaxDepth) {
+		return &Errors{List: []store.Problem{{File: d.Path, Message: "values are nested too deep ([[[... or {{{...): the file is damaged or not a phieu file"}}}
+	}
 	var ye yaml.Error
 	if !errors.As(err, &ye) {
 		return &Errors{List: []store.Problem{{File: d.Path, Message: err.Error()}}}
@@ -99,6 +230,11 @@ func (d *Doc) fromLibrary(err error) error {
 	var ue *yaml.UnknownFieldError
 	if errors.As(err, &ue) {
 		p.Message = strings.Replace(ue.Message, "unknown field", "unknown key", 1) + " (check its spelling and indentation)"
+		if strings.Contains(p.Message, "\ufeff") {
+			// Two files pasted together: the second one's byte-order mark
+			// is invisible in an editor.
+			p.Message = strings.ReplaceAll(p.Message, "\ufeff", "") + ": it starts with an invisible byte-order mark (U+FEFF); delete the key and type it again"
+		}
 	}
 	return &Errors{List: []store.Problem{p}}
 }

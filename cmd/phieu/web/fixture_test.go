@@ -72,6 +72,10 @@ func person(name, title, unit, group, mailbox string) *store.Respondent {
 	return &store.Respondent{FullName: name, Title: title, UnitCode: unit, Group: group, Mailbox: mailbox, Active: true}
 }
 
+// testLinkKey ties the fixture's responses to members; a real one is
+// derived from the installation secret.
+var testLinkKey = []byte("web test link key, never real")
+
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	ctx := context.Background()
@@ -79,6 +83,7 @@ func newFixture(tb testing.TB) *fixture {
 		Now: t0.Add(74 * time.Hour), Real: storetest.NewClock(time.Date(2025, 7, 4, 3, 0, 0, 0, time.UTC))}
 	fx.DB = sqlite.NewDB(fx.Path)
 	fx.DB.Now = fx.DBClock.Now
+	fx.DB.LinkKey = testLinkKey
 	if err := fx.DB.Open(); err != nil {
 		tb.Fatal(err)
 	}

@@ -312,6 +312,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /review", s.page(RoleOperator, s.reviewPage))
 	mux.Handle("POST /review/{id}/accept", s.action(s.acceptResponse))
 	mux.Handle("POST /review/{id}/reject", s.action(s.rejectResponse))
+	mux.Handle("GET /integrity", s.page(RoleOperator, s.integrityPage))
 	mux.Handle("GET /outbox", s.page(RoleLiaison, s.outboxPage))
 	mux.Handle("POST /outbox/pause", s.action(s.pauseCampaign))
 	mux.Handle("POST /outbox/resume", s.action(s.resumeCampaign))

@@ -376,12 +376,16 @@ func TestReview(t *testing.T) {
 	c.post(fmt.Sprintf("/review/%d/accept", fx.NeedsReview), url.Values{"csrf": {token}, "c": {campaignCode}})
 	mustContain(t, "review page after a second decision", c.mustGet("/review"), `class="flash error"`, "Không thực hiện được")
 
+	// Entries name the member, never the response id (which would link
+	// people to their answers).
 	for _, tc := range []struct {
-		action store.AuditAction
-		id     int64
-	}{{store.AuditReviewAccept, fx.NeedsReview}, {store.AuditReviewReject, fx.Late}} {
+		action  store.AuditAction
+		id      int64
+		mailbox string
+	}{{store.AuditReviewAccept, fx.NeedsReview, "anh.lt@"}, {store.AuditReviewReject, fx.Late, "lan.btn@"}} {
 		es := auditEntries(t, fx.DB, tc.action)
-		if len(es) != 1 || es[0].Actor != "web:"+operatorName || es[0].Campaign != campaignCode || !strings.Contains(es[0].Subject, fmt.Sprint(tc.id)) {
+		if len(es) != 1 || es[0].Actor != "web:"+operatorName || es[0].Campaign != campaignCode || !strings.HasPrefix(es[0].Subject, "respondent ") ||
+			strings.Contains(es[0].Subject+es[0].Detail, fmt.Sprint(tc.id)) || !strings.Contains(es[0].Detail, "mailbox="+tc.mailbox) {
 			t.Errorf("%s audit: %+v", tc.action, es)
 			for _, e := range es {
 				t.Logf("  %+v", *e)
@@ -698,6 +702,7 @@ func TestOverview_Province(t *testing.T) {
 	ctx := context.Background()
 	fx := &fixture{Path: filepath.Join(t.TempDir(), "phieu.db"), Now: t0, Real: storetest.NewClock(t0)}
 	fx.DB = sqlite.NewDB(fx.Path)
+	fx.DB.LinkKey = testLinkKey
 	if err := fx.DB.Open(); err != nil {
 		t.Fatal(err)
 	}
