@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"sort"
 	"time"
 )
 
@@ -56,4 +57,43 @@ type AuditService interface {
 	// FindAudit lists entries, newest first; Since includes entries at
 	// that instant.
 	FindAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+}
+
+// ConfigService remembers the configuration the daemon runs with.
+type ConfigService interface {
+	// RecordConfig compares settings (flat "section.key" → value, no
+	// secrets) with those last recorded for source and, when they differ,
+	// appends a config_change audit entry naming each changed key with its
+	// old and new value, in the same transaction as it remembers the new
+	// ones. It returns the changed keys (every key the first time).
+	RecordConfig(ctx context.Context, source string, settings map[string]string) ([]string, error)
+}
+
+// ConfigChanges lists, sorted by key, what differs between two flat
+// settings maps as "key: old → new" ("∅" for a key absent on one side).
+func ConfigChanges(old, new map[string]string) []string {
+	keys := map[string]bool{}
+	for k := range old {
+		keys[k] = true
+	}
+	for k := range new {
+		keys[k] = true
+	}
+	var changes []string
+	for k := range keys {
+		o, had := old[k]
+		n, has := new[k]
+		if had && has && o == n {
+			continue
+		}
+		if !had {
+			o = "∅"
+		}
+		if !has {
+			n = "∅"
+		}
+		changes = append(changes, k+": "+o+" → "+n)
+	}
+	sort.Strings(changes)
+	return changes
 }

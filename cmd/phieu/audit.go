@@ -47,7 +47,8 @@ func (r actingAsCLIUser) Run(ctx context.Context) error {
 const auditListHelp = `
 Lists the audit log, newest first: who did what, to what, when. It records
 identified exports, review decisions (responses accept and reject),
-campaigns paused and resumed, member status changes and dashboard sign-ins.
+campaigns paused and resumed, member status changes, dashboard sign-ins and
+configuration changes (phieu run records the settings it starts with).
 Actors are "cli:<user>" for the command line, an operator's name for the
 dashboard, "system" for what phieu does on its own. The log is append-only:
 the database refuses to change or delete an entry.

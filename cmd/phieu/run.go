@@ -184,6 +184,9 @@ func (c *RunCommand) Run(ctx context.Context) error {
 		return err
 	}
 	c.m.closers = append(c.m.closers, lock)
+	if err := c.m.auditConfig(ctx, db, cfg); err != nil {
+		return err
+	}
 	sender, err := c.m.newSender(ctx, db, cfg, outbox)
 	if err != nil {
 		return err

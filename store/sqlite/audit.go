@@ -2,6 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -102,4 +105,54 @@ func (s *AuditService) FindAudit(ctx context.Context, f store.AuditFilter) ([]*s
 		return nil, fmt.Errorf("find audit: %w", err)
 	}
 	return out, nil
+}
+
+var _ store.ConfigService = (*AuditService)(nil)
+
+// RecordConfig remembers the settings for source and audits what changed.
+func (s *AuditService) RecordConfig(ctx context.Context, source string, settings map[string]string) ([]string, error) {
+	tx, err := s.db.BeginTx(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("record config: %w", err)
+	}
+	defer tx.Rollback()
+	old := map[string]string{}
+	var stored string
+	switch err := tx.queryRow(ctx, `SELECT settings FROM config_state WHERE source = ?`, source).Scan(&stored); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, fmt.Errorf("record config: %w", err)
+	default:
+		if err := json.Unmarshal([]byte(stored), &old); err != nil {
+			return nil, fmt.Errorf("record config: stored settings: %w", err)
+		}
+	}
+	changes := store.ConfigChanges(old, settings)
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	detail := strings.Join(changes, "; ")
+	if stored == "" {
+		detail = "first run with this configuration: " + detail
+	}
+	if err := recordAudit(ctx, tx, &store.AuditEntry{Action: store.AuditConfigChange, Subject: source, Detail: detail}); err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(settings)
+	if err != nil {
+		return nil, fmt.Errorf("record config: %w", err)
+	}
+	if _, err := tx.exec(ctx, `INSERT INTO config_state (source, settings, seen_at) VALUES (?, ?, ?)
+		ON CONFLICT (source) DO UPDATE SET settings = excluded.settings, seen_at = excluded.seen_at`,
+		source, string(data), formatTime(tx.now)); err != nil {
+		return nil, fmt.Errorf("record config: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("record config: commit: %w", err)
+	}
+	keys := make([]string, len(changes))
+	for i, c := range changes {
+		keys[i] = c[:strings.Index(c, ": ")]
+	}
+	return keys, nil
 }
