@@ -11,6 +11,8 @@ package poller
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -323,9 +325,23 @@ func (p *Poller) store(ctx context.Context, cp *store.Checkpoint, j *job, st *St
 	log := p.logger().With("uid", j.f.UID)
 	switch {
 	case j.unreadable:
-		// Not a message at all: nothing phieu can claim, nothing to touch.
-		log.Warn("unreadable message left in place", "err", j.err)
-		st.Ignored++
+		// Not a message at all: nothing phieu can claim, so it stays where
+		// it is; but it may be someone's answer mangled on the way, so a
+		// person is asked to look at it, and the mail after it is read on.
+		log.Warn("unreadable message left in place for review", "err", j.err)
+		sum := sha256.Sum256(j.f.Raw)
+		m := &store.InboundMessage{Account: cp.Account, Mailbox: cp.Mailbox, UIDValidity: cp.UIDValidity, UID: j.f.UID,
+			ContentHash: hex.EncodeToString(sum[:]), Size: len(j.f.Raw), Kind: store.InboundOther,
+			Review: fmt.Sprintf("thư không đọc được (%v): để nguyên trong %s (UID %d), cần người xem", j.err, cp.Mailbox, j.f.UID)}
+		next := *cp
+		next.LastUID = j.f.UID
+		if _, err := p.Store.RecordInbound(ctx, m, &next); err != nil {
+			return fmt.Errorf("uid %d: %w", j.f.UID, err)
+		}
+		*cp = next
+		st.Stored++
+		st.Review++
+		st.Kinds[m.Kind]++
 		return nil
 	case j.err != nil:
 		return j.err

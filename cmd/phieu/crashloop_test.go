@@ -188,6 +188,19 @@ log:
 	}
 	// The last start runs to the end: every invitation out, every reply
 	// read (and its receipt sent), then a stop as systemd does (SIGTERM).
+	// The test's own handle on the store, opened (migrations checked)
+	// before the daemon holds it.
+	db = sqlite.NewDB(filepath.Join(dir, "phieu.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	campaigns = sqlite.NewCampaignService(db)
+	fail := func(format string, args ...any) {
+		t.Helper()
+		res.Observed = "stopped: " + fmt.Sprintf(format, args...)
+		t.Fatalf(format, args...)
+	}
 	cmd := daemon()
 	stderr := &startedWriter{started: make(chan struct{})}
 	cmd.Stderr = stderr
@@ -197,35 +210,30 @@ log:
 	select {
 	case <-stderr.started: // listening for SIGTERM
 	case <-time.After(30 * time.Second):
-		t.Fatalf("the daemon did not start:\n%s", stderr)
+		fail("the daemon did not start:\n%s", stderr)
 	}
-	db = sqlite.NewDB(filepath.Join(dir, "phieu.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	campaigns = sqlite.NewCampaignService(db)
 	deadline := time.Now().Add(3 * time.Minute)
 	var stats *store.CampaignStats
 	for {
 		answer()
-		if stats, err = campaigns.CampaignStats(ctx, c.Code); err != nil {
-			t.Fatal(err)
-		}
-		if stats.Total[store.StatusNotInvited] == 0 && stats.Total[store.StatusAnswered] >= replies {
+		// An error (the store busy) is tried again until the deadline.
+		stats, err = campaigns.CampaignStats(ctx, c.Code)
+		if err == nil && stats.Total[store.StatusNotInvited] == 0 && stats.Total[store.StatusAnswered] >= replies {
 			break
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			cmd.Wait()
-			t.Fatalf("the daemon did not finish: %v\n%s", stats.Total, stderr)
+			fail("the daemon did not finish: %v (%v)\n%s", stats, err, stderr)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	close(stopAnswering)
 	<-answering
 	cmd.Process.Signal(syscall.SIGTERM)
+	lastRun := "stopped cleanly"
 	if err := cmd.Wait(); err != nil {
+		lastRun = "the last run: " + err.Error()
 		t.Errorf("the last run: %v\n%s", err, stderr)
 	}
 	elapsed := time.Since(start)
@@ -256,11 +264,11 @@ log:
 	lost := members - len(invitations)
 	responses, err := sqlite.NewInboundService(db, sqlite.NewOutboxService(db, nil)).FindResponses(ctx, c.Code, 0)
 	if err != nil {
-		t.Fatal(err)
+		fail("responses: %v", err)
 	}
 	doubled := len(responses) - len(replied)
 	if stats, err = campaigns.CampaignStats(ctx, c.Code); err != nil {
-		t.Fatal(err)
+		fail("stats: %v", err)
 	}
 	answered, invited := stats.Total[store.StatusAnswered], stats.Total[store.StatusInvited]
 	if lost != 0 {
@@ -272,8 +280,8 @@ log:
 	if doubled != 0 || answered != len(replied) || invited != members-len(replied) {
 		t.Errorf("%d replies: %d responses stored, %d members answered, %d invited (of %d)", len(replied), len(responses), answered, invited, members)
 	}
-	res.Observed = fmt.Sprintf("%d kills (%d while messages were going out) over %.0f s; %d members: %d invitations lost, %d duplicates, at most %d per kill (limit %d); %d replies: %d responses stored, %d double-counted; statuses: %d answered, %d invited",
-		kills, killedWorking, elapsed.Seconds(), members, lost, dups, maxPerKill, connections, len(replied), len(responses), doubled, answered, invited)
+	res.Observed = fmt.Sprintf("%d kills (%d while messages were going out) over %.0f s; %d members: %d invitations lost, %d duplicates, at most %d per kill (limit %d); %d replies: %d responses stored, %d double-counted; statuses: %d answered, %d invited; %s",
+		kills, killedWorking, elapsed.Seconds(), members, lost, dups, maxPerKill, connections, len(replied), len(responses), doubled, answered, invited, lastRun)
 	res.Lost, res.Duplicates = lost, dups
 	t.Log("crash loop: " + res.Observed)
 }

@@ -47,7 +47,7 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3" // the "sqlite3" driver, and its error codes
 
 	"github.com/phieu/phieu/store"
 )
@@ -298,6 +298,9 @@ func (db *DB) BeginTx(ctx context.Context, writable bool) (*Tx, error) {
 	}
 	tx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
+		if isBusy(err) {
+			return nil, fmt.Errorf("%w (%s)", err, lockedHint)
+		}
 		return nil, err
 	}
 	return &Tx{Tx: tx, db: db, now: db.Now().UTC().Truncate(nowPrecision)}, nil
@@ -357,16 +360,22 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
+	known := 0
+	if len(ms) > 0 {
+		known = ms[len(ms)-1].version
+	}
+	// Read first: an up-to-date database needs no write lock to open, so a
+	// command opening it is not held up by a daemon's long transaction.
+	var current int
+	if err := db.write.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err == nil && current == known {
+		return nil
+	}
 	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at TEXT NOT NULL
 	)`); err != nil {
 		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
-	}
-	known := 0
-	if len(ms) > 0 {
-		known = ms[len(ms)-1].version
 	}
 	var newest int
 	if err := db.write.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
@@ -377,10 +386,23 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	for _, m := range ms {
 		if err := db.applyMigration(ctx, m); err != nil {
+			if isBusy(err) {
+				return fmt.Errorf("sqlite: migration %s: %w (%s)", m.name, err, lockedHint)
+			}
 			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
 		}
 	}
 	return nil
+}
+
+// lockedHint says what "database is locked" means and what to do.
+const lockedHint = "another process holds the database's write lock past the busy timeout, such as a long phieu command or a tool with the file open; nothing was changed: try again when it has finished"
+
+// isBusy reports whether err is SQLite's "database is locked" (or busy):
+// another connection holds the lock past the busy timeout.
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
 func (db *DB) applyMigration(ctx context.Context, m migration) error {
