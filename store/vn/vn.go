@@ -21,6 +21,9 @@ import (
 // ă â ê ô ơ ư), turns đ into d and folds white space and punctuation, so that
 // "Họ và tên", "HO VA TEN" and "ho_va_ten" compare equal.
 func Fold(s string) string {
+	// Bytes that are not UTF-8 fold to a separator, like punctuation: left
+	// in, they made the transform fail and the rest of s stay unfolded.
+	s = strings.ToValidUTF8(s, " ")
 	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
 	out, _, err := transform.String(t, s)
 	if err != nil {
