@@ -96,9 +96,12 @@ const (
 			VALUES (?, ?, ?, ?, ?, 'dsn', ?, ?, ?, ?, ?, ?, 'dsn', ?, ?)`
 	addressFailedQuery = `UPDATE campaign_members SET status = 'address_failed', status_changed_at = ?
 				WHERE campaign_id = ? AND respondent_id = ? AND status IN ('not_invited', 'invited')`
-	nextResponseSeqQuery    = `SELECT coalesce(max(seq), 0) + 1 FROM responses WHERE campaign_id = ? AND member_link = ?`
+	nextResponseSeqQuery = `SELECT coalesce(max(seq), 0) + 1 FROM responses WHERE campaign_id = ? AND member_link = ?`
+	// "+status": find the member's rows by (campaign_id, member_link), not
+	// every counted response of the campaign by status, which SQLite would
+	// otherwise pick, making each reply cost as much as all before it.
 	supersedeResponsesQuery = `UPDATE responses SET status = 'superseded'
-			WHERE campaign_id = ? AND member_link = ? AND status IN ('counted', 'partial')`
+			WHERE campaign_id = ? AND member_link = ? AND +status IN ('counted', 'partial')`
 	responseSnapshotQuery = `SELECT u.code, p.group_code, c.location FROM respondents p JOIN units u ON u.id = p.unit_id
 		JOIN campaigns c ON c.id = ? WHERE p.id = ?`
 	answeredQuery = `UPDATE campaign_members SET status = 'answered', status_changed_at = ?
@@ -404,7 +407,7 @@ func (s *InboundService) AcceptResponse(ctx context.Context, id int64) (*store.R
 		return nil, store.Errorf(store.EINVALID, "response %d is incomplete: it cannot be counted", id)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE responses SET status = 'superseded'
-		WHERE campaign_id = ? AND member_link = ? AND status IN ('counted', 'partial') AND id <> ?`, rv.campaignID, rv.link, id); err != nil {
+		WHERE campaign_id = ? AND member_link = ? AND +status IN ('counted', 'partial') AND id <> ?`, rv.campaignID, rv.link, id); err != nil {
 		return nil, fmt.Errorf("accept response: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE responses SET status = 'counted', reason = reason || ? WHERE id = ?`, acceptedMark, id); err != nil {
