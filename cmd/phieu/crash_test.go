@@ -32,10 +32,7 @@ func TestCrashSend(t *testing.T) {
 	const connections = 4
 	ctx := context.Background()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "phieu")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildPhieu(t, dir)
 	srv := smtptest.Start(t, smtptest.Options{DSN: true})
 	config := filepath.Join(dir, "phieu.yaml")
 	if err := os.WriteFile(config, []byte(fmt.Sprintf(`store:

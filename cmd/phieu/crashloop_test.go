@@ -46,10 +46,7 @@ func TestCrashLoop(t *testing.T) {
 	smtptest.Report(t, res)
 	ctx := context.Background()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "phieu")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildPhieu(t, dir)
 	// A little time per message, so that the kills land while it works.
 	srv := smtptest.Start(t, smtptest.Options{DSN: true, Script: func(s smtptest.Step) smtptest.Reply {
 		if s.Stage == smtptest.StageData {
